@@ -158,9 +158,7 @@ def from_raw_events(
     )
 
 
-def _sorted_codes(
-    raw: pd.Series, extra: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def _sorted_codes(raw: pd.Series, extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Contiguous codes of ``raw`` ids, numbered in natural order of the ids (plus ``extra`` ids).
 
     ``pd.factorize`` hashes the column once in its own dtype (fast even for 20M events); only the

@@ -24,11 +24,15 @@ Here:
   counts (the source project mixed squared and plain distances).
 * Calibration (:meth:`SEATDetector.fit`) uses benign traffic held out from the encoder's training
   data: the pair threshold ``pair_threshold_`` is the ``pair_fpr`` quantile (default 0.01 %) of the
-  squared distances of benign query pairs from DIFFERENT calibration accounts (independent benign
-  queries, as the paper's random benign pairs); a pair is similar when its squared distance is
-  strictly below it. With fewer than ``1 / pair_fpr`` benign pairs the quantile cannot be resolved:
-  the threshold is then the smallest benign pair distance (no calibration pair is similar) and a
-  warning is logged. The account limit ``threshold_`` is the split-conformal ``1 - account_fpr``
+  squared distances of benign query pairs from DIFFERENT calibration accounts holding DIFFERENT
+  queries (independent benign queries, as the paper's random benign pairs); a pair is similar when
+  its squared distance is strictly below it. Identical queries are left out of the calibration
+  pairs: in a discrete query space many users ask the same short query (one popular item), and
+  those exact duplicates, over 0.01 % of pairs, would pin the threshold at 0 so that no pair could
+  ever count as similar. Identical queries within one account still count as a similar pair.
+  With fewer than ``1 / pair_fpr`` benign pairs the quantile cannot be resolved: the threshold
+  is then the smallest benign pair distance (no calibration pair is similar) and a warning is
+  logged. The account limit ``threshold_`` is the split-conformal ``1 - account_fpr``
   quantile of the calibration accounts' similar-pair counts (default ``account_fpr`` 1 %): at most
   1 % of calibration accounts exceed it, and a new benign account does with probability at most
   1 %. An account is flagged when its similar-pair count is strictly greater.
@@ -378,21 +382,31 @@ def benign_pair_distances(
     embeddings: Tensor,
     accounts: np.ndarray,
     *,
+    query_ids: np.ndarray | None = None,
     max_pairs: int = 2_000_000,
     generator: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Squared distances of query pairs from DIFFERENT accounts (all pairs, or a random sample).
+    """Squared distances of DISTINCT query pairs from DIFFERENT accounts (all, or a sample).
 
-    All cross-account pairs are used when there are at most ``max_pairs``; otherwise
+    All such pairs are used when there are at most ``max_pairs`` cross-account pairs; otherwise
     ``max_pairs`` pairs are drawn uniformly (with replacement) among them.
 
+    Args:
+        embeddings: ``[n, d]`` similarity vectors.
+        accounts: ``[n]`` account index of each query.
+        query_ids: ``[n]`` content id of each query (equal ids = identical queries, whose pairs
+            are left out); default: every query distinct.
+
     Shapes:
-        input: ``[n, d]`` embeddings, ``[n]`` account index per query; output: ``[P]`` float64.
+        output: ``[P]`` float64.
     """
     z = embeddings.detach().double().cpu()
     n = len(accounts)
     if z.shape[0] != n:
         raise ValueError(f"{z.shape[0]} embeddings for {n} account labels")
+    ids = np.arange(n) if query_ids is None else np.asarray(query_ids)
+    if len(ids) != n:
+        raise ValueError(f"{len(ids)} query ids for {n} account labels")
     sizes = np.bincount(accounts)
     cross = (n * n - int((sizes.astype(np.int64) ** 2).sum())) // 2
     if cross == 0:
@@ -400,18 +414,20 @@ def benign_pair_distances(
     rng = generator if generator is not None else np.random.default_rng(0)
     if cross <= max_pairs:
         i, j = np.triu_indices(n, k=1)
-        keep = accounts[i] != accounts[j]
+        keep = (accounts[i] != accounts[j]) & (ids[i] != ids[j])
         i, j = i[keep], j[keep]
     else:
         draws = int(max_pairs * 1.2) + 16
         i_parts, j_parts, have = [], [], 0
-        while have < max_pairs:
+        for _ in range(100):  # bounded: almost every pair could be an identical query
             i = rng.integers(n, size=draws)
             j = rng.integers(n, size=draws)
-            keep = accounts[i] != accounts[j]
+            keep = (accounts[i] != accounts[j]) & (ids[i] != ids[j])
             i_parts.append(i[keep])
             j_parts.append(j[keep])
             have += int(keep.sum())
+            if have >= max_pairs:
+                break
         i = np.concatenate(i_parts)[:max_pairs]
         j = np.concatenate(j_parts)[:max_pairs]
     out = np.empty(len(i))
@@ -434,7 +450,7 @@ def pair_threshold(distances: np.ndarray, fpr: float) -> float:
     if not 0 < fpr < 1:
         raise ValueError(f"fpr must be in (0, 1), got {fpr}")
     if len(distances) == 0:
-        raise GraphrecError("no benign pairs from different accounts to calibrate on")
+        raise GraphrecError("no distinct benign queries from different accounts to calibrate on")
     ordered = np.sort(distances)
     m = int(math.floor(fpr * len(ordered)))
     if len(ordered) < math.ceil(1 / fpr):
@@ -448,8 +464,8 @@ def pair_threshold(distances: np.ndarray, fpr: float) -> float:
     threshold = float(ordered[m])
     if threshold <= 0:
         log.warning(
-            "more than %.4g%% of benign pairs are exact duplicates: the pair threshold is 0 and "
-            "no pair can count as similar",
+            "more than %.4g%% of distinct benign pairs embed at distance 0: the pair threshold "
+            "is 0 and no pair can count as similar",
             100 * fpr,
         )
     return threshold
@@ -639,9 +655,11 @@ class SEATDetector:
         queries = [q for stream in streams for q in stream]
         accounts = np.repeat(np.arange(len(streams)), [len(s) for s in streams])
         z = self.embed(queries)  # [n, out]
+        _, query_ids = np.unique(self.tokens(queries).numpy(), axis=0, return_inverse=True)
         distances = benign_pair_distances(
             z,
             accounts,
+            query_ids=query_ids.reshape(-1),
             max_pairs=self.max_calibration_pairs,
             generator=np.random.default_rng(self.training.seed),
         )

@@ -25,6 +25,7 @@ from graphrec.security.seat import (
     SEATDetector,
     SimilarityEncoder,
     account_limit,
+    benign_pair_distances,
     count_similar_pairs,
     gradient_swaps,
     pair_threshold,
@@ -134,6 +135,29 @@ def test_pair_threshold_and_account_limit_rules(caplog) -> None:
         assert account_limit(np.arange(50), 0.01) == 49
     with pytest.raises(ValueError, match="fpr"):
         pair_threshold(distances, 0.0)
+
+
+def test_identical_queries_of_different_users_do_not_pin_the_threshold_at_zero(detector) -> None:
+    # 400 accounts each asking one of three popular single items, plus one distinct longer query:
+    # nearly every cross-account pair is an exact duplicate (distance 0)
+    rng = np.random.default_rng(0)
+    streams = [
+        [(int(rng.integers(3)),), tuple(int(i) for i in rng.choice(NUM_ITEMS, 5, replace=False))]
+        for _ in range(400)
+    ]
+    queries = [q for stream in streams for q in stream]
+    accounts = np.repeat(np.arange(len(streams)), 2)
+    z = detector.embed(queries)
+    _, ids = np.unique(detector.tokens(queries).numpy(), axis=0, return_inverse=True)
+    with_ids = benign_pair_distances(z, accounts, query_ids=ids.reshape(-1))
+    assert len(with_ids) and (with_ids > 0).all()
+    assert (benign_pair_distances(z, accounts) == 0).mean() > 1e-4  # the collapse left alone
+    calibrated = SEATDetector(torch.randn(NUM_ITEMS, 16), max_len=MAX_LEN, out_channels=8)
+    calibrated.encoder_ = detector.encoder_
+    calibrated.calibrate(streams)
+    assert calibrated.pair_threshold_ > 0
+    # an account repeating one query counts that pair as similar
+    assert calibrated.decision_function([[(1, 2, 3), (1, 2, 3)]])[0] >= 1
 
 
 def test_attack_account_is_flagged_and_benign_accounts_are_not(traffic, detector) -> None:
