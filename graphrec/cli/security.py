@@ -99,6 +99,10 @@ def gro(
     out: Annotated[Path, typer.Option(help="Folder for the defended model's checkpoints.")],
     lamb: Annotated[float, typer.Option("--lambda", help="Weight of the swap loss.")] = 0.1,
     epochs: Annotated[int, typer.Option(help="GRO fine-tuning epochs.")] = 5,
+    min_utility: Annotated[
+        float,
+        typer.Option(help="Keep the last epoch with this share of the target's valid NDCG@10."),
+    ] = 0.95,
 ) -> None:
     """Fine-tune the target with GRO (Zhang et al., WSDM 2024); print utility preservation."""
     from graphrec.eval.ranking import evaluate as evaluate_ranking
@@ -109,7 +113,13 @@ def gro(
 
     model, split, config = load_trained(run_dir)
     spec = ModelSpec(**load_checkpoint(Path(run_dir) / "best.pt")["model_spec"])
-    gro_config = GROConfig(lamb=lamb, epochs=epochs, max_len=config.data.max_len, seed=config.seed)
+    gro_config = GROConfig(
+        lamb=lamb,
+        epochs=epochs,
+        min_valid_utility=min_utility,
+        max_len=config.data.max_len,
+        seed=config.seed,
+    )
     target = evaluate_ranking(model, split, "test", max_len=config.data.max_len)
     result = train_gro(gro_config, split, spec, init_state=model.state_dict(), run_dir=out)
     typer.echo(metrics_table({"undefended": target, f"GRO lambda={lamb:g}": result.test}))

@@ -253,7 +253,12 @@ class GROConfig:
         batch_size: training sequences per step.
         lr, weight_decay: AdamW of the target (the trainer's defaults).
         student_lr: AdamW learning rate of the student (1e-3, as Yue et al.'s surrogate).
-        patience: epochs without validation NDCG@10 improvement before stopping.
+        patience: epochs without validation NDCG@10 improvement before stopping (with
+            ``min_valid_utility``: consecutive epochs below the utility bound).
+        min_valid_utility: with a warm start, select the LAST epoch whose validation NDCG@10
+            keeps this share of the warm start's (the most defended model that keeps the
+            utility) instead of the best validation epoch, which favours the least defended one.
+            None (default): the best validation epoch.
         max_len: input length (must match the target's ``ModelSpec.max_len``).
         random_prefix: query training sequences as random prefixes (see :func:`query_batch`).
         queries_per_sequence: prefixes drawn per training sequence per step.
@@ -275,6 +280,7 @@ class GROConfig:
     weight_decay: float = 1e-5
     student_lr: float = 1e-3
     patience: int = 3
+    min_valid_utility: float | None = None
     max_len: int = 50
     random_prefix: bool = True
     queries_per_sequence: int = 1
@@ -293,6 +299,8 @@ class GROConfig:
             raise ValueError(f"epochs must be >= 0, got {self.epochs}")
         if self.queries_per_sequence < 1:
             raise ValueError(f"queries_per_sequence must be >= 1, got {self.queries_per_sequence}")
+        if self.min_valid_utility is not None and not 0 < self.min_valid_utility <= 1:
+            raise ValueError(f"min_valid_utility must be in (0, 1], got {self.min_valid_utility}")
 
 
 @dataclass
@@ -475,9 +483,14 @@ def train_gro(
     data = training_sequences(split, config.max_len)
 
     history: list[dict[str, float]] = []
-    best_metric, best_epoch, stale = -1.0, 0, 0
-    best_valid: dict[str, float] = {}
-    best_state = {key: value.detach().clone() for key, value in target.state_dict().items()}
+    bound = None
+    if config.min_valid_utility is not None and init_state is not None:
+        bound = (
+            config.min_valid_utility * _evaluate(target, split, "valid", config)[SELECTION_METRIC]
+        )
+    best = _Snapshot()  # the best validation epoch
+    kept = _Snapshot()  # the last epoch within the utility bound (when there is one)
+    stale = 0
     for epoch in range(1, config.epochs + 1):
         if stale >= config.patience:
             break
@@ -506,17 +519,30 @@ def train_gro(
         record["epoch_seconds"] = time.perf_counter() - epoch_start
         history.append(record)
         log.info("GRO lambda=%g epoch %d: %s", config.lamb, epoch, _rounded(record))
-        if valid[SELECTION_METRIC] > best_metric:
-            best_metric, best_epoch, stale, best_valid = valid[SELECTION_METRIC], epoch, 0, valid
-            best_state = {key: value.detach().clone() for key, value in target.state_dict().items()}
-            if run_dir is not None:
-                _save(Path(run_dir) / "best.pt", target, spec, config, epoch, best_valid)
-        else:
-            stale += 1
+        improved = valid[SELECTION_METRIC] > best.metric
+        if improved:
+            best.take(epoch, valid, target)
+        if bound is not None and valid[SELECTION_METRIC] >= bound:
+            kept.take(epoch, valid, target)
+        stale = (
+            0 if (improved if bound is None else valid[SELECTION_METRIC] >= bound) else stale + 1
+        )
         if run_dir is not None:
             _save(Path(run_dir) / "last.pt", target, spec, config, epoch, valid)
 
-    target.load_state_dict(best_state)
+    chosen = kept if kept.epoch else best
+    if bound is not None and not kept.epoch:
+        log.warning(
+            "GRO lambda=%g: no epoch kept valid %s >= %.4g; the best epoch is used",
+            config.lamb,
+            SELECTION_METRIC,
+            bound,
+        )
+    best_epoch, best_valid = chosen.epoch, chosen.valid
+    if chosen.state is not None:
+        target.load_state_dict(chosen.state)
+        if run_dir is not None:
+            _save(Path(run_dir) / "best.pt", target, spec, config, best_epoch, best_valid)
     target.eval()
     test = _evaluate(target, split, "test", config)
     seconds = time.perf_counter() - start
@@ -556,6 +582,20 @@ def sweep_lambda(
             replace(config, lamb=float(lamb)), split, spec, init_state=init_state, run_dir=run_dir
         )
     return results
+
+
+@dataclass
+class _Snapshot:
+    """An epoch kept for selection: its number, validation metrics and weights."""
+
+    epoch: int = 0
+    metric: float = -1.0
+    valid: dict[str, float] = field(default_factory=dict)
+    state: dict[str, Tensor] | None = None
+
+    def take(self, epoch: int, valid: dict[str, float], model: nn.Module) -> None:
+        self.epoch, self.metric, self.valid = epoch, valid[SELECTION_METRIC], valid
+        self.state = {key: value.detach().clone() for key, value in model.state_dict().items()}
 
 
 def _evaluate(model: nn.Module, split: Split, stage: str, config: GROConfig) -> dict[str, float]:

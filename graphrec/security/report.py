@@ -50,7 +50,9 @@ class SecurityReportConfig:
         attack: the extraction attack run against every model.
         lambdas: GRO lambdas to sweep.
         gro_epochs: GRO fine-tuning epochs per lambda (warm-started from the target).
-        min_utility: utility preservation a reported GRO lambda must keep.
+        min_utility: utility preservation a reported GRO lambda must keep; each GRO run also
+            selects its last epoch keeping this share of the target's validation NDCG@10.
+        gro_queries_per_sequence: GRO queries (random prefixes) per training sequence per step.
         attack_accounts: independent single-account attacks SEAT is scored on.
         benign_stride: benign users replay a query every this many events.
         seat_epochs: SEAT encoder training epochs (None: the detector's default).
@@ -62,6 +64,7 @@ class SecurityReportConfig:
     lambdas: tuple[float, ...] = (0.01, 0.1, 1.0)
     gro_epochs: int = 5
     min_utility: float = 0.95
+    gro_queries_per_sequence: int = 1
     attack_accounts: int = 20
     benign_stride: int = 5
     seat_epochs: int | None = None
@@ -97,6 +100,8 @@ def security_report(
             lamb=lamb,
             k=report.attack.k,  # the defender simulates the lists the attacker is served
             epochs=report.gro_epochs,
+            min_valid_utility=report.min_utility,  # the most defended epoch keeping the utility
+            queries_per_sequence=report.gro_queries_per_sequence,
             max_len=max_len,
             seed=config.seed,
             device=str(next(target.model.parameters()).device),

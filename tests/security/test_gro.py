@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -235,11 +236,24 @@ def test_train_gro_fine_tunes_and_keeps_a_gro_epoch(tiny_split: Split, tmp_path)
     assert any(not torch.equal(weights[k], init[k]) for k in init)
 
 
+def test_utility_bound_selects_the_last_epoch_that_keeps_it(tiny_split: Split) -> None:
+    spec = tiny_spec(tiny_split)
+    init = build_for_split(spec, tiny_split).state_dict()
+    config = tiny_config(lamb=1.0, epochs=3, patience=10, min_valid_utility=1e-9)
+    result = train_gro(config, tiny_split, spec, init_state=init)
+    assert result.best_epoch == 3  # every epoch keeps a near-zero bound: the last, most defended
+    plain = train_gro(replace(config, min_valid_utility=None), tiny_split, spec, init_state=init)
+    best = max(h["valid/ndcg@10"] for h in plain.history)
+    assert plain.best_valid["ndcg@10"] == best
+
+
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(ValueError, match="lamb"):
         GROConfig(lamb=-1.0)
     with pytest.raises(ValueError, match="k must"):
         GROConfig(k=0)
+    with pytest.raises(ValueError, match="min_valid_utility"):
+        GROConfig(min_valid_utility=1.5)
     with pytest.raises(ValueError, match="max_len"):
         train_gro(
             GROConfig(max_len=3),
