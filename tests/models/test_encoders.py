@@ -151,9 +151,9 @@ def test_lightgcn_caches_the_graph_and_notices_in_place_edits() -> None:
     edge_index, edge_weight = make_graph()
     model = encoder(LightGCNEncoder)
     first = torch.cat(model(edge_index, edge_weight))
-    pattern = model._pattern_cache._value
+    pattern = model._structure_cache._value
     torch.testing.assert_close(torch.cat(model(edge_index, edge_weight)), first)
-    assert model._pattern_cache._value is pattern  # no rebuild for the same tensors
+    assert model._structure_cache._value is pattern  # no rebuild for the same tensors
     edge_weight.mul_(0.5)  # in place: the version counter moves, the cache must rebuild
     halved = torch.cat(model(edge_index, edge_weight))
     # Scaling every weight leaves D^-1/2 A D^-1/2 unchanged; a wrong cache would too, so compare

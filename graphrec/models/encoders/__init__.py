@@ -8,8 +8,7 @@ imports without it.
 
 from __future__ import annotations
 
-from torch import nn
-
+from graphrec.models.encoders.base import EmbeddingEncoder
 from graphrec.models.encoders.dgl_lightgcn import DGLLightGCNEncoder
 from graphrec.models.encoders.dgl_sage import DGLSAGEConv, DGLSAGEEncoder
 from graphrec.models.encoders.gat import GATEncoder
@@ -19,7 +18,7 @@ from graphrec.models.encoders.sage import SAGEEncoder
 ENCODER_NAMES = ("lightgcn", "sage", "gat")
 BACKENDS = ("pyg", "dgl")
 
-_ENCODERS: dict[tuple[str, str], type[nn.Module]] = {
+_ENCODERS: dict[tuple[str, str], type[EmbeddingEncoder]] = {
     ("lightgcn", "pyg"): LightGCNEncoder,
     ("lightgcn", "dgl"): DGLLightGCNEncoder,
     ("sage", "pyg"): SAGEEncoder,
@@ -37,7 +36,7 @@ def build_encoder(
     embedding_dim: int,
     num_layers: int,
     dropout: float = 0.0,
-) -> nn.Module:
+) -> EmbeddingEncoder:
     """A freshly initialised encoder by name and backend.
 
     Args:
@@ -79,6 +78,7 @@ __all__ = [
     "DGLSAGEConv",
     "DGLSAGEEncoder",
     "ENCODER_NAMES",
+    "EmbeddingEncoder",
     "GATEncoder",
     "LightGCNEncoder",
     "SAGEEncoder",

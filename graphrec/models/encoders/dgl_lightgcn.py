@@ -9,19 +9,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from graphrec.graph.dgl_compat import import_dgl
+from graphrec.models.encoders.dgl_base import DGLEncoder
 from graphrec.models.encoders.lightgcn import LightGCNEncoder
-from graphrec.models.encoders.propagation import GraphCache, check_graph
+from graphrec.models.encoders.propagation import check_graph
 
 
-def build_dgl_graph(edge_index: Tensor, num_nodes: int) -> Any:
-    """``dgl.graph`` with the edges ``edge_index[0] -> edge_index[1]`` on ``num_nodes`` nodes."""
-    dgl = import_dgl()
-    check_graph(edge_index, None, num_nodes)
-    src, dst = edge_index[0].long(), edge_index[1].long()  # [E], [E]
-    return dgl.graph((src, dst), num_nodes=num_nodes)
-
-
-class DGLLightGCNEncoder(LightGCNEncoder):
+class DGLLightGCNEncoder(DGLEncoder, LightGCNEncoder):
     r"""LightGCN (He et al., SIGIR 2020) computed with DGL message passing.
 
     Same constructor, parameters (``embedding.weight``), initialisation and outputs as
@@ -46,38 +39,16 @@ class DGLLightGCNEncoder(LightGCNEncoder):
         edge_index ``[2, E]``, edge_weight ``[E]`` or None -> ``[U, d]``, ``[I, d]``.
     """
 
-    def __init__(
-        self,
-        *,
-        num_users: int,
-        num_items: int,
-        embedding_dim: int = 64,
-        num_layers: int = 2,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__(
-            num_users=num_users,
-            num_items=num_items,
-            embedding_dim=embedding_dim,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
-        import_dgl()  # fail at construction, with the install hint, rather than mid-training
-        self._graph_cache = GraphCache()
-        self._norm_cache = GraphCache()
-
     def forward(
         self, edge_index: Tensor, edge_weight: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         """User and item embeddings after ``num_layers`` of propagation."""
         x = self.embedding.weight  # [N, d]
         if self.num_layers == 0:
-            return x[: self.num_users], x[self.num_users :]
+            return self.split(x)
         fn = import_dgl().function
-        graph = self._graph_cache.get(
-            (edge_index,), lambda: build_dgl_graph(edge_index, self.num_nodes)
-        )
-        norm = self._norm_cache.get(
+        graph = self._dgl_graph(edge_index)
+        norm = self._values_cache.get(
             (edge_index, edge_weight), lambda: self._edge_norm(graph, edge_index, edge_weight)
         )  # [E]
         norm = F.dropout(norm.to(x.dtype), p=self.dropout, training=self.training)  # [E]
@@ -91,7 +62,7 @@ class DGLLightGCNEncoder(LightGCNEncoder):
                 h = graph.ndata["h"]  # [N, d]
                 layers.append(h)
         out = torch.stack(layers).mean(dim=0)  # [N, d]
-        return out[: self.num_users], out[self.num_users :]
+        return self.split(out)
 
     def _edge_norm(self, graph: Any, edge_index: Tensor, edge_weight: Tensor | None) -> Tensor:
         """Per-edge ``w_uv / sqrt(d_u d_v)`` with weighted in-degrees, via DGL built-ins."""

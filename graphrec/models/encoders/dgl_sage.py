@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrec.graph.dgl_compat import import_dgl
-from graphrec.models.encoders.dgl_lightgcn import build_dgl_graph
-from graphrec.models.encoders.propagation import GraphCache, check_graph
+from graphrec.models.encoders.dgl_base import DGLEncoder
+from graphrec.models.encoders.propagation import check_graph
 from graphrec.models.encoders.sage import SAGEEncoder
 
 
@@ -56,7 +56,7 @@ class DGLSAGEConv(nn.Module):
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, aggr=mean)"
 
 
-class DGLSAGEEncoder(SAGEEncoder):
+class DGLSAGEEncoder(DGLEncoder, SAGEEncoder):
     r"""GraphSAGE (Hamilton et al., NeurIPS 2017) computed with DGL message passing.
 
     Same constructor, parameter names and shapes (``embedding.weight``,
@@ -77,28 +77,9 @@ class DGLSAGEEncoder(SAGEEncoder):
         edge_index ``[2, E]``, edge_weight ``[E]`` or None -> ``[U, d]``, ``[I, d]``.
     """
 
-    def __init__(
-        self,
-        *,
-        num_users: int,
-        num_items: int,
-        embedding_dim: int = 64,
-        num_layers: int = 2,
-        dropout: float = 0.0,
-    ) -> None:
-        import_dgl()  # fail at construction, with the install hint, rather than mid-training
-        super().__init__(
-            num_users=num_users,
-            num_items=num_items,
-            embedding_dim=embedding_dim,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
-        self._graph_cache = GraphCache()
-        self._weight_cache = GraphCache()
-
-    def _make_conv(self, channels: int) -> nn.Module:
-        return DGLSAGEConv(channels, channels)
+    def _make_convs(self) -> list[nn.Module]:
+        d = self.embedding_dim
+        return [DGLSAGEConv(d, d) for _ in range(self.num_layers)]
 
     def forward(
         self, edge_index: Tensor, edge_weight: Tensor | None = None
@@ -106,10 +87,8 @@ class DGLSAGEEncoder(SAGEEncoder):
         """User and item embeddings after ``num_layers`` SAGE layers."""
         h = self.embedding.weight  # [N, d]
         if self.num_layers > 0:
-            graph = self._graph_cache.get(
-                (edge_index,), lambda: build_dgl_graph(edge_index, self.num_nodes)
-            )
-            mean_weight = self._weight_cache.get(
+            graph = self._dgl_graph(edge_index)
+            mean_weight = self._values_cache.get(
                 (edge_index, edge_weight),
                 lambda: self._mean_weight(graph, edge_index, edge_weight),
             )  # [E] or None
@@ -117,7 +96,7 @@ class DGLSAGEEncoder(SAGEEncoder):
                 h = conv(graph, h, mean_weight)  # [N, d]
                 if i < self.num_layers - 1:
                     h = F.dropout(F.relu(h), p=self.dropout, training=self.training)  # [N, d]
-        return h[: self.num_users], h[self.num_users :]
+        return self.split(h)
 
     def _mean_weight(
         self, graph: Any, edge_index: Tensor, edge_weight: Tensor | None

@@ -6,11 +6,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
-from graphrec.models.encoders.lightgcn import INIT_STD
-from graphrec.models.encoders.propagation import GraphCache, check_encoder_args, check_graph
+from graphrec.models.encoders.base import EmbeddingEncoder
+from graphrec.models.encoders.propagation import check_graph
 
 
-class GATEncoder(nn.Module):
+class GATEncoder(EmbeddingEncoder):
     r"""Graph attention network (Veličković et al., "Graph Attention Networks", ICLR 2018) on
     learnable user and item input embeddings.
 
@@ -42,6 +42,8 @@ class GATEncoder(nn.Module):
         -> user embeddings ``[U, d]``, item embeddings ``[I, d]``.
     """
 
+    _repr_fields = (*EmbeddingEncoder._repr_fields, "heads")
+
     def __init__(
         self,
         *,
@@ -52,51 +54,34 @@ class GATEncoder(nn.Module):
         dropout: float = 0.0,
         heads: int = 4,
     ) -> None:
-        super().__init__()
-        check_encoder_args(
+        if heads < 1 or embedding_dim % heads != 0:
+            raise ValueError(
+                f"heads must be >= 1 and divide embedding_dim={embedding_dim}, got {heads}"
+            )
+        self.heads = heads  # set first: the base constructor builds the layers from it
+        super().__init__(
             num_users=num_users,
             num_items=num_items,
             embedding_dim=embedding_dim,
             num_layers=num_layers,
             dropout=dropout,
         )
-        if heads < 1 or embedding_dim % heads != 0:
-            raise ValueError(
-                f"heads must be >= 1 and divide embedding_dim={embedding_dim}, got {heads}"
-            )
-        self.num_users = num_users
-        self.num_items = num_items
-        self.embedding_dim = embedding_dim
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.heads = heads
-        self.embedding = nn.Embedding(num_users + num_items, embedding_dim)  # [U + I, d]
-        self.convs = nn.ModuleList(
+
+    def _make_convs(self) -> list[nn.Module]:
+        d = self.embedding_dim
+        return [
             GATConv(
-                embedding_dim,
-                embedding_dim // heads,
-                heads=heads,
+                d,
+                d // self.heads,
+                heads=self.heads,
                 concat=True,
-                dropout=dropout,
+                dropout=self.dropout,
                 edge_dim=1,
                 add_self_loops=True,
                 fill_value="mean",
             )
-            for _ in range(num_layers)
-        )
-        self._checked = GraphCache()  # remembers the last graph that passed check_graph
-        self.reset_parameters()
-
-    @property
-    def num_nodes(self) -> int:
-        """Nodes in the flattened graph, ``U + I``."""
-        return self.num_users + self.num_items
-
-    def reset_parameters(self) -> None:
-        """Re-draw the input embeddings (``normal(0, 0.1)``) and every layer's weights."""
-        nn.init.normal_(self.embedding.weight, std=INIT_STD)
-        for conv in self.convs:
-            conv.reset_parameters()
+            for _ in range(self.num_layers)
+        ]
 
     def forward(
         self, edge_index: Tensor, edge_weight: Tensor | None = None
@@ -110,18 +95,11 @@ class GATEncoder(nn.Module):
                 h = conv(h, edge_index, edge_attr)  # [N, d]
                 if i < self.num_layers - 1:
                     h = F.dropout(F.elu(h), p=self.dropout, training=self.training)  # [N, d]
-        return h[: self.num_users], h[self.num_users :]
+        return self.split(h)
 
     def _check(self, edge_index: Tensor, edge_weight: Tensor | None) -> None:
         # GATConv gathers by index without bounds checks: validate each new graph tensor once.
         num_nodes = self.num_nodes
-        self._checked.get(
+        self._values_cache.get(
             (edge_index, edge_weight), lambda: check_graph(edge_index, edge_weight, num_nodes)
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__name__}(num_users={self.num_users}, num_items={self.num_items}, "
-            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
-            f"dropout={self.dropout}, heads={self.heads})"
         )

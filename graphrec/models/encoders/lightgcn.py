@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from graphrec.models.encoders.propagation import (
-    GraphCache,
-    SparsePattern,
-    check_encoder_args,
-    check_graph,
-    symmetric_norm,
-)
-
-INIT_STD = 0.1  # normal(0, 0.1) initialisation, as the authors' PyTorch code (LightGCN-PyTorch)
+from graphrec.models.encoders.base import EmbeddingEncoder
+from graphrec.models.encoders.propagation import SparsePattern, check_graph, symmetric_norm
 
 
-class LightGCNEncoder(nn.Module):
+class LightGCNEncoder(EmbeddingEncoder):
     r"""LightGCN (He et al., "LightGCN: Simplifying and Powering Graph Convolution Network for
     Recommendation", SIGIR 2020).
 
@@ -49,49 +42,13 @@ class LightGCNEncoder(nn.Module):
         -> user embeddings ``[U, d]``, item embeddings ``[I, d]``.
     """
 
-    def __init__(
-        self,
-        *,
-        num_users: int,
-        num_items: int,
-        embedding_dim: int = 64,
-        num_layers: int = 2,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        check_encoder_args(
-            num_users=num_users,
-            num_items=num_items,
-            embedding_dim=embedding_dim,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
-        self.num_users = num_users
-        self.num_items = num_items
-        self.embedding_dim = embedding_dim
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.embedding = nn.Embedding(num_users + num_items, embedding_dim)  # [U + I, d]
-        self._pattern_cache = GraphCache()
-        self._values_cache = GraphCache()
-        self.reset_parameters()
-
-    @property
-    def num_nodes(self) -> int:
-        """Nodes in the flattened graph, ``U + I``."""
-        return self.num_users + self.num_items
-
-    def reset_parameters(self) -> None:
-        """Re-draw the ego embeddings from ``normal(0, 0.1)``."""
-        nn.init.normal_(self.embedding.weight, std=INIT_STD)
-
     def forward(
         self, edge_index: Tensor, edge_weight: Tensor | None = None
     ) -> tuple[Tensor, Tensor]:
         """User and item embeddings after ``num_layers`` of propagation (see class docstring)."""
         x = self.embedding.weight  # [N, d]
         if self.num_layers == 0:
-            return x[: self.num_users], x[self.num_users :]
+            return self.split(x)
         pattern, values, values_t = self._adjacency(edge_index, edge_weight)  # [nnz] each
         values, values_t = values.to(x.dtype), values_t.to(x.dtype)  # no-op unless .double()
         if self.training and self.dropout > 0:
@@ -103,18 +60,13 @@ class LightGCNEncoder(nn.Module):
             h = pattern.matmul(values, h, values_t)  # [N, d]
             layers.append(h)
         out = torch.stack(layers).mean(dim=0)  # [N, d]
-        return out[: self.num_users], out[self.num_users :]
+        return self.split(out)
 
     def _adjacency(
         self, edge_index: Tensor, edge_weight: Tensor | None
     ) -> tuple[SparsePattern, Tensor, Tensor]:
         num_nodes, dtype = self.num_nodes, self.embedding.weight.dtype
-
-        def build_pattern() -> SparsePattern:
-            check_graph(edge_index, None, num_nodes)
-            return SparsePattern.from_edge_index(edge_index, num_nodes)
-
-        pattern = self._pattern_cache.get((edge_index,), build_pattern)
+        pattern = self._sparse_pattern(edge_index)
 
         def build_values() -> tuple[Tensor, Tensor]:
             check_graph(edge_index, edge_weight, num_nodes)
@@ -125,10 +77,3 @@ class LightGCNEncoder(nn.Module):
 
         values, values_t = self._values_cache.get((edge_index, edge_weight), build_values)
         return pattern, values, values_t
-
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__name__}(num_users={self.num_users}, num_items={self.num_items}, "
-            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
-            f"dropout={self.dropout})"
-        )

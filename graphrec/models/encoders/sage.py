@@ -6,17 +6,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
-from graphrec.models.encoders.lightgcn import INIT_STD
-from graphrec.models.encoders.propagation import (
-    GraphCache,
-    SparsePattern,
-    check_encoder_args,
-    check_graph,
-    mean_norm,
-)
+from graphrec.models.encoders.base import EmbeddingEncoder
+from graphrec.models.encoders.propagation import check_graph, mean_norm
 
 
-class SAGEEncoder(nn.Module):
+class SAGEEncoder(EmbeddingEncoder):
     r"""GraphSAGE with the mean aggregator (Hamilton et al., "Inductive Representation Learning on
     Large Graphs", NeurIPS 2017) on learnable user and item input embeddings.
 
@@ -42,48 +36,10 @@ class SAGEEncoder(nn.Module):
         -> user embeddings ``[U, d]``, item embeddings ``[I, d]``.
     """
 
-    def __init__(
-        self,
-        *,
-        num_users: int,
-        num_items: int,
-        embedding_dim: int = 64,
-        num_layers: int = 2,
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        check_encoder_args(
-            num_users=num_users,
-            num_items=num_items,
-            embedding_dim=embedding_dim,
-            num_layers=num_layers,
-            dropout=dropout,
-        )
-        self.num_users = num_users
-        self.num_items = num_items
-        self.embedding_dim = embedding_dim
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.embedding = nn.Embedding(num_users + num_items, embedding_dim)  # [U + I, d]
-        self.convs = nn.ModuleList(self._make_conv(embedding_dim) for _ in range(num_layers))
-        self._pattern_cache = GraphCache()
-        self._adj_cache = GraphCache()
-        self.reset_parameters()
-
-    def _make_conv(self, channels: int) -> nn.Module:
+    def _make_convs(self) -> list[nn.Module]:
         # Parameters: lin_l (weight, bias) and lin_r (weight); the DGL twin mirrors these names.
-        return SAGEConv(channels, channels, aggr="sum")
-
-    @property
-    def num_nodes(self) -> int:
-        """Nodes in the flattened graph, ``U + I``."""
-        return self.num_users + self.num_items
-
-    def reset_parameters(self) -> None:
-        """Re-draw the input embeddings (``normal(0, 0.1)``) and every layer's weights."""
-        nn.init.normal_(self.embedding.weight, std=INIT_STD)
-        for conv in self.convs:
-            conv.reset_parameters()
+        d = self.embedding_dim
+        return [SAGEConv(d, d, aggr="sum") for _ in range(self.num_layers)]
 
     def forward(
         self, edge_index: Tensor, edge_weight: Tensor | None = None
@@ -96,16 +52,11 @@ class SAGEEncoder(nn.Module):
                 h = conv(h, adj)  # [N, d]
                 if i < self.num_layers - 1:
                     h = F.dropout(F.relu(h), p=self.dropout, training=self.training)  # [N, d]
-        return h[: self.num_users], h[self.num_users :]
+        return self.split(h)
 
     def _adjacency(self, edge_index: Tensor, edge_weight: Tensor | None) -> Tensor:
         num_nodes, dtype = self.num_nodes, self.embedding.weight.dtype
-
-        def build_pattern() -> SparsePattern:
-            check_graph(edge_index, None, num_nodes)
-            return SparsePattern.from_edge_index(edge_index, num_nodes)
-
-        pattern = self._pattern_cache.get((edge_index,), build_pattern)
+        pattern = self._sparse_pattern(edge_index)
 
         def build_adj() -> Tensor:
             check_graph(edge_index, edge_weight, num_nodes)
@@ -113,11 +64,4 @@ class SAGEEncoder(nn.Module):
             norm = mean_norm(edge_index, weight, num_nodes)  # [E]
             return pattern.to_csr(pattern.entry_values(norm))  # [N, N]
 
-        return self._adj_cache.get((edge_index, edge_weight), build_adj)
-
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__name__}(num_users={self.num_users}, num_items={self.num_items}, "
-            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
-            f"dropout={self.dropout})"
-        )
+        return self._values_cache.get((edge_index, edge_weight), build_adj)
