@@ -14,7 +14,7 @@ from torch import nn
 from graphrec.models.baselines.lightgcn_bpr import LightGCNBPR
 from graphrec.models.baselines.most_popular import MostPopular
 from graphrec.models.baselines.simple_sequential import SimpleSequentialRecommender
-from graphrec.models.encoders import build_encoder
+from graphrec.models.encoders import EmbeddingEncoder, build_encoder
 from graphrec.models.heads import build_head
 from graphrec.models.recommender import GraphSequentialRecommender
 
@@ -68,39 +68,9 @@ def build_model(spec: ModelSpec, train_counts: np.ndarray | None = None) -> nn.M
             state dict with the counts will be loaded next).
     """
     if spec.name == "graphrec":
-        encoder = build_encoder(
-            spec.encoder,
-            spec.backend,
-            num_users=spec.num_users,
-            num_items=spec.num_items,
-            embedding_dim=spec.embedding_dim,
-            num_layers=spec.num_layers,
-        )
-        head = build_head(
-            spec.head,
-            hidden_channels=spec.embedding_dim,
-            max_len=spec.max_len,
-            num_blocks=spec.num_blocks,
-            num_heads=spec.num_heads,
-            dropout=spec.dropout,
-        )
-        return GraphSequentialRecommender(
-            encoder=encoder,
-            head=head,
-            num_users=spec.num_users,
-            num_items=spec.num_items,
-            fuse_user=spec.fuse_user,
-            bpr_weight=spec.bpr_weight,
-        )
+        return build_graph_recommender(spec)
     if spec.name == "lightgcn_bpr":
-        encoder = build_encoder(
-            spec.encoder,
-            spec.backend,
-            num_users=spec.num_users,
-            num_items=spec.num_items,
-            embedding_dim=spec.embedding_dim,
-            num_layers=spec.num_layers,
-        )
+        encoder = _build_encoder(spec)
         return LightGCNBPR(encoder=encoder, num_users=spec.num_users, num_items=spec.num_items)
     if spec.name == "simple":
         return SimpleSequentialRecommender(num_items=spec.num_items)
@@ -108,3 +78,38 @@ def build_model(spec: ModelSpec, train_counts: np.ndarray | None = None) -> nn.M
         counts = np.zeros(spec.num_items) if train_counts is None else train_counts
         return MostPopular(counts)
     raise ValueError(f"unknown model {spec.name!r}; expected one of {MODEL_NAMES}")
+
+
+def build_graph_recommender(spec: ModelSpec) -> GraphSequentialRecommender:
+    """The encoder + head recommender of ``spec`` (whatever its ``name``), typed as such.
+
+    For callers that need its API rather than any ``nn.Module``, e.g. the attacker's surrogate.
+    """
+    encoder = _build_encoder(spec)
+    head = build_head(
+        spec.head,
+        hidden_channels=spec.embedding_dim,
+        max_len=spec.max_len,
+        num_blocks=spec.num_blocks,
+        num_heads=spec.num_heads,
+        dropout=spec.dropout,
+    )
+    return GraphSequentialRecommender(
+        encoder=encoder,
+        head=head,
+        num_users=spec.num_users,
+        num_items=spec.num_items,
+        fuse_user=spec.fuse_user,
+        bpr_weight=spec.bpr_weight,
+    )
+
+
+def _build_encoder(spec: ModelSpec) -> EmbeddingEncoder:
+    return build_encoder(
+        spec.encoder,
+        spec.backend,
+        num_users=spec.num_users,
+        num_items=spec.num_items,
+        embedding_dim=spec.embedding_dim,
+        num_layers=spec.num_layers,
+    )

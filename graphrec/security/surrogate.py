@@ -34,8 +34,8 @@ from torch import Tensor
 from graphrec.data.split import pad_sequences
 from graphrec.graph.rating_graph import RatingGraph
 from graphrec.models.batch import SequenceBatch
-from graphrec.models.encoders import build_encoder
-from graphrec.models.heads import build_head, with_pad_row
+from graphrec.models.factory import ModelSpec, build_graph_recommender
+from graphrec.models.heads import with_pad_row
 from graphrec.models.recommender import GraphSequentialRecommender
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,29 @@ class SurrogateConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def model_spec(self, num_users: int, num_items: int) -> ModelSpec:
+        """The target family's spec, on the PyG backend, with no user fusion and no BPR term.
+
+        The attacker's users are anonymous pseudo-users, so neither the fused user embedding nor
+        the graph's BPR loss has anything real to learn from.
+        """
+        return ModelSpec(
+            name="graphrec",
+            num_users=num_users,
+            num_items=num_items,
+            max_len=self.max_len,
+            encoder=self.encoder,
+            backend="pyg",
+            head=self.head,
+            embedding_dim=self.embedding_dim,
+            num_layers=self.num_layers,
+            num_blocks=self.num_blocks,
+            num_heads=self.num_heads,
+            dropout=self.dropout,
+            fuse_user=False,
+            bpr_weight=0.0,
+        )
+
 
 def build_surrogate(
     sequences: Sequence[Sequence[int]], num_items: int, config: SurrogateConfig | None = None
@@ -271,39 +294,10 @@ def build_surrogate(
     num_users = len(sequences)
     with torch.random.fork_rng(devices=[]):  # seeded initialisation, global RNG untouched
         torch.manual_seed(config.seed)
-        model = _fresh_surrogate(num_users, num_items, config).to(config.device)
+        model = build_graph_recommender(config.model_spec(num_users, num_items)).to(config.device)
     edge_index, _ = pseudo_user_graph(sequences, num_items).edge_index()
     model.attach_graph(edge_index.to(config.device))
     return model
-
-
-def _fresh_surrogate(
-    num_users: int, num_items: int, config: SurrogateConfig
-) -> GraphSequentialRecommender:
-    encoder = build_encoder(
-        config.encoder,
-        "pyg",
-        num_users=num_users,
-        num_items=num_items,
-        embedding_dim=config.embedding_dim,
-        num_layers=config.num_layers,
-    )
-    head = build_head(
-        config.head,
-        hidden_channels=config.embedding_dim,
-        max_len=config.max_len,
-        num_blocks=config.num_blocks,
-        num_heads=config.num_heads,
-        dropout=config.dropout,
-    )
-    return GraphSequentialRecommender(
-        encoder=encoder,
-        head=head,
-        num_users=num_users,
-        num_items=num_items,
-        fuse_user=False,
-        bpr_weight=0.0,
-    )
 
 
 def pseudo_user_graph(sequences: Sequence[Sequence[int]], num_items: int) -> RatingGraph:
