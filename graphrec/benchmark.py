@@ -22,7 +22,6 @@ import os
 import platform
 import resource
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from graphrec.io import write_text
 
 logger = logging.getLogger(__name__)
 
@@ -304,23 +305,13 @@ def result_path(name: str, root: Path = BENCH_ROOT, when: datetime | None = None
 
 
 def write_json_atomic(payload: Any, path: Path) -> Path:
-    """Write ``payload`` as indented JSON via a temporary file in the same folder + ``os.replace``.
+    """Write ``payload`` as indented strict JSON, atomically (:func:`graphrec.io.write_text`).
 
-    NaN and infinities become ``null`` (strict JSON); NumPy scalars and arrays, paths and other
-    objects are converted with :func:`to_jsonable`.
+    NaN and infinities become ``null``; NumPy scalars and arrays, paths and other objects are
+    converted with :func:`to_jsonable`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(to_jsonable(payload), indent=2, allow_nan=False) + "\n"
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)
 
 
 def to_jsonable(value: Any) -> Any:

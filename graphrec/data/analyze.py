@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from graphrec.data.figures import figure_notes, prepare_folder, write_atomically, write_figures
+from graphrec.data.figures import figure_notes, write_figures
 from graphrec.data.ratings import Ratings
 from graphrec.data.stats import summary_statistics
+from graphrec.io import prepare_folder, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def analyze(ratings: Ratings, out_dir: Path) -> dict[str, Any]:
     stats["figures"] = [path.name for path in figures]
     stats["notes"] = [f"{name} skipped: {reason}" for name, reason in figure_notes(stats).items()]
     text = json.dumps(_jsonable(stats), indent=2, allow_nan=False) + "\n"
-    write_atomically(out_dir / SUMMARY_FILE, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_text(out_dir / SUMMARY_FILE, text)
     logger.info("analysis of %s written to %s", ratings.name, out_dir)
     return stats
 

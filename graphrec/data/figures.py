@@ -8,15 +8,12 @@ genres dominate, and how events spread over time.
 
 Drawing uses matplotlib's object-oriented API on an explicit ``Agg`` canvas: no pyplot, no global
 backend switch, no window, so it works headless, in tests and inside a notebook without touching
-its backend. Each PNG is written to a temporary file beside its final name and moved into place
-with ``os.replace``.
+its backend. Each PNG is written atomically (:func:`graphrec.io.atomic_write`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from graphrec.data.ratings import Ratings
 from graphrec.data.stats import summary_statistics
-from graphrec.errors import DataError
+from graphrec.io import atomic_write, prepare_folder
 
 logger = logging.getLogger(__name__)
 
@@ -217,45 +214,4 @@ def _plain_log_ticks(axis: Any) -> None:
 # ---------------------------------------------------------------------------- files
 def save_figure(figure: Figure, path: Path) -> Path:
     """Write ``figure`` as a PNG at ``path`` atomically."""
-    return write_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=DPI))
-
-
-def prepare_folder(folder: Path) -> None:
-    """Create ``folder`` if needed and check it can be written.
-
-    Raises:
-        DataError: naming the folder when it cannot be created or written.
-    """
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DataError(f"cannot create output folder {folder}: {error}") from error
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise DataError(f"output folder {folder} is not writable")
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """Run ``write`` on a temporary file in ``path``'s folder, then ``os.replace`` it to ``path``.
-
-    Raises:
-        DataError: naming the file when the folder or the file cannot be written; the
-            temporary file is removed on any failure.
-    """
-    path = Path(path)
-    try:
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise DataError(f"cannot write to output folder {path.parent}: {error}") from error
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600; figures and JSON are for reading
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise DataError(f"cannot write {path}: {error}") from error
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=DPI))

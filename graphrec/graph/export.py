@@ -28,17 +28,14 @@ export: the ego-nets of chosen users (``users``) or of the ``top_k`` users by a 
 column (``top_k_by``, e.g. the anomaly score), within ``ego_hops`` hops; the edges are those of the
 subgraph induced on the ego-net nodes, as in ``networkx.ego_graph``.
 
-Every file is written to a temporary file in the output folder and moved into place with
-``os.replace``, so a failed export never leaves a half-written file under the final name.
+Every file is written atomically (:func:`graphrec.io.atomic_write`), so a failed export never
+leaves a half-written file under the final name.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +51,7 @@ from graphrec.errors import DataError
 from graphrec.graph.layout import pca_layout, spectral_layout
 from graphrec.graph.rating_graph import RatingGraph
 from graphrec.graph.schema import ITEM, RATED_BY, RATES, USER
+from graphrec.io import atomic_write, prepare_folder
 
 logger = logging.getLogger(__name__)
 
@@ -149,26 +147,26 @@ def export_graph(
         )
         logger.warning(warning)
 
-    _prepare_folder(path.parent)
+    prepare_folder(path.parent)
     if fmt in ("csv", "parquet"):
         paths = _write_tables(nodes, edge_frame, path, fmt)
     elif fmt == "graphml":
-        _atomic_write(path, lambda tmp: write_graphml(nodes, edge_frame, tmp))
+        atomic_write(path, lambda tmp: write_graphml(nodes, edge_frame, tmp))
         paths = (path,)
     elif fmt == "gexf":
         network = to_networkx(nodes, edge_frame, viz=True)
-        _atomic_write(path, lambda tmp: nx.write_gexf(network, tmp))
+        atomic_write(path, lambda tmp: nx.write_gexf(network, tmp))
         paths = (path,)
     elif fmt == "pyg":
         data = _to_pyg(graph, nodes, edges, selected_users, selected_items)
-        _atomic_write(path, lambda tmp: torch.save(data, tmp))
+        atomic_write(path, lambda tmp: torch.save(data, tmp))
         paths = (path,)
     else:
         dgl_graph = _to_dgl(graph, nodes, edges, selected_users, selected_items)
         from graphrec.graph.dgl_compat import import_dgl
 
         dgl = import_dgl()
-        _atomic_write(path, lambda tmp: dgl.save_graphs(str(tmp), [dgl_graph]))
+        atomic_write(path, lambda tmp: dgl.save_graphs(str(tmp), [dgl_graph]))
         paths = (path,)
 
     summary = ExportSummary(
@@ -604,45 +602,7 @@ def _write_tables(
     node_path = path.with_name(f"{stem}.nodes.{fmt}")
     for frame, target in ((edges, edge_path), (nodes, node_path)):
         if fmt == "csv":
-            _atomic_write(target, lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
+            atomic_write(target, lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
         else:
-            _atomic_write(target, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+            atomic_write(target, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
     return edge_path, node_path
-
-
-def _prepare_folder(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise DataError(f"cannot create output folder {folder}: {error}") from error
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise DataError(f"output folder {folder} is not writable")
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Run ``write`` on a temporary file in ``path``'s folder, then move it over ``path``."""
-    try:
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise DataError(f"cannot write to output folder {path.parent}: {error}") from error
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
-        os.replace(temporary, path)
-    except OSError as error:
-        temporary.unlink(missing_ok=True)
-        raise DataError(f"cannot write {path}: {error}") from error
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from graphrec import benchmark
+from graphrec import io
 from graphrec.benchmark import Benchmark, markdown_table, result_path, write_json_atomic
 from graphrec.data import figures
 from graphrec.data.analyze import SUMMARY_FILE, analyze, format_summary_table
@@ -117,7 +117,7 @@ def test_read_only_folder_raises_before_writing(
     tiny_ratings: Ratings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     # chmod cannot make a folder unwritable for root, so fake what os.access reports.
-    monkeypatch.setattr(figures.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(io.os, "access", lambda path, mode: False)
     with pytest.raises(DataError, match=f"{tmp_path}.*not writable"):
         analyze(tiny_ratings, tmp_path)
     assert list(tmp_path.iterdir()) == []
@@ -131,8 +131,8 @@ def test_failed_write_leaves_no_partial_files(
     def save(figure: object, path: Path) -> Path:
         calls.append(path.name)
         if len(calls) == 3:  # the disk fills up on the third figure
-            return figures.write_atomically(path, _raise_oserror)
-        return figures.write_atomically(path, lambda tmp: tmp.write_bytes(PNG_MAGIC))
+            return io.atomic_write(path, _raise_oserror)
+        return io.atomic_write(path, lambda tmp: tmp.write_bytes(PNG_MAGIC))
 
     monkeypatch.setattr(figures, "save_figure", save)
     with pytest.raises(DataError, match=f"cannot write {tmp_path / FIGURE_NAMES[2]}"):
@@ -249,8 +249,8 @@ def test_write_json_atomic_converts_and_cleans_up(tmp_path: Path, monkeypatch: p
     def broken_replace(src: str, dst: Path) -> None:
         raise OSError("disk gone")
 
-    monkeypatch.setattr(benchmark.os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk gone"):
+    monkeypatch.setattr(io.os, "replace", broken_replace)
+    with pytest.raises(DataError, match=f"cannot write {target}: disk gone"):
         write_json_atomic({"a": 4}, target)
     assert json.loads(target.read_text())["a"] == 3  # the old result is intact
     assert [p.name for p in target.parent.iterdir()] == ["r.json"]

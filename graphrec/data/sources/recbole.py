@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from graphrec.data.sources.parsing import (
     require_columns,
 )
 from graphrec.errors import DataError, format_location
+from graphrec.io import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -229,15 +228,18 @@ def _read_users(path: Path) -> pd.DataFrame:
 
 
 def _write_frame(frame: pd.DataFrame, path: Path) -> None:
-    """Tab-separated with a header, through a temporary file in the same folder."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
-            frame.to_csv(out, sep="\t", index=False, lineterminator="\n", quoting=csv.QUOTE_NONE)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Tab-separated with a header, atomically."""
+    atomic_write(
+        path,
+        lambda tmp: frame.to_csv(
+            tmp,
+            sep="\t",
+            index=False,
+            lineterminator="\n",
+            quoting=csv.QUOTE_NONE,
+            encoding="utf-8",
+        ),
+    )
 
 
 def _clean_ids(ids: np.ndarray, what: str) -> np.ndarray:
