@@ -220,22 +220,15 @@ def _node_table(
     user_raw, item_raw = _raw_ids(graph)
     metadata = graph.ratings.items if graph.ratings is not None else None
 
-    user_frame = pd.DataFrame(
-        {
-            "id": [f"{USER}:{r}" for r in user_raw[users]],
-            "type": USER,
-            "index": users,
-            "raw_id": user_raw[users],
-            "label": [f"user {r}" for r in user_raw[users]],
-            "genres": "",
-            "year": np.nan,
-            "degree": graph.user_degree()[users],
-            "anomaly_score": np.nan,
-            "anomaly_label": pd.array([pd.NA] * len(users), dtype="Int64"),
-            "anomaly_type": pd.array([pd.NA] * len(users), dtype="string"),
-            "x": user_xy[users, 0],
-            "y": user_xy[users, 1],
-        }
+    user_frame = _typed_nodes(
+        USER,
+        users,
+        user_raw[users],
+        labels=[f"user {r}" for r in user_raw[users]],
+        genres="",
+        years=np.nan,
+        degree=graph.user_degree()[users],
+        xy=user_xy[users],
     )
     if scores is not None and len(users):
         known = scores.reindex(users)
@@ -255,22 +248,15 @@ def _node_table(
         titles = np.array([f"item {r}" for r in item_raw[items]], dtype=object)
         genres = [""] * len(items)
         years = np.full(len(items), np.nan)
-    item_frame = pd.DataFrame(
-        {
-            "id": [f"{ITEM}:{r}" for r in item_raw[items]],
-            "type": ITEM,
-            "index": items,
-            "raw_id": item_raw[items],
-            "label": titles,
-            "genres": genres,
-            "year": years,
-            "degree": graph.item_degree()[items],
-            "anomaly_score": np.nan,
-            "anomaly_label": pd.array([pd.NA] * len(items), dtype="Int64"),
-            "anomaly_type": pd.array([pd.NA] * len(items), dtype="string"),
-            "x": item_xy[items, 0],
-            "y": item_xy[items, 1],
-        }
+    item_frame = _typed_nodes(
+        ITEM,
+        items,
+        item_raw[items],
+        labels=titles,
+        genres=genres,
+        years=years,
+        degree=graph.item_degree()[items],
+        xy=item_xy[items],
     )
     frame = pd.concat([user_frame, item_frame], ignore_index=True)
     for column in ("id", "type", "raw_id", "label", "genres"):
@@ -278,6 +264,40 @@ def _node_table(
     frame["index"] = frame["index"].astype(np.int64)
     frame["degree"] = frame["degree"].astype(np.int64)
     return frame
+
+
+def _typed_nodes(
+    kind: str,
+    index: np.ndarray,
+    raw: np.ndarray,
+    *,
+    labels: list[str] | np.ndarray,
+    genres: str | list[str],
+    years: float | np.ndarray,
+    degree: np.ndarray,
+    xy: np.ndarray,
+) -> pd.DataFrame:
+    """The node table rows of one kind; a scalar ``genres``/``years`` fills every row.
+
+    The anomaly columns start missing, so users and items share one column layout and dtypes.
+    """
+    return pd.DataFrame(
+        {
+            "id": [f"{kind}:{r}" for r in raw],
+            "type": kind,
+            "index": index,
+            "raw_id": raw,
+            "label": labels,
+            "genres": genres,
+            "year": years,
+            "degree": degree,
+            "anomaly_score": np.nan,
+            "anomaly_label": pd.array([pd.NA] * len(index), dtype="Int64"),
+            "anomaly_type": pd.array([pd.NA] * len(index), dtype="string"),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+        }
+    )
 
 
 def edge_table(graph: RatingGraph, edges: np.ndarray | None = None) -> pd.DataFrame:

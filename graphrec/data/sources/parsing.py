@@ -305,6 +305,11 @@ def _read(path: Path, spec: _Spec, header: bool, kinds: Mapping[str, str]) -> pd
     for j, name in enumerate(spec.names):
         if name in kinds:
             dtype[spec.position(j)] = kinds[name]
+    return _read_csv(path, spec, header, dtype)
+
+
+def _read_csv(path: Path, spec: _Spec, header: bool, dtype: object) -> pd.DataFrame:
+    """The one ``read_csv`` call of both passes, so the fast and the exact pass read alike."""
     return pd.read_csv(
         path,
         sep=spec.physical_sep,
@@ -351,20 +356,7 @@ def _diagnose(
 ) -> pd.DataFrame:
     """Slow, exact pass: every field as text, the first bad row reported, else the typed frame."""
     try:
-        raw = pd.read_csv(
-            path,
-            sep=spec.physical_sep,
-            header=None,
-            skiprows=1 if header else 0,
-            dtype=str,
-            keep_default_na=False,
-            na_values=[""],
-            skip_blank_lines=False,
-            quoting=csv.QUOTE_MINIMAL if spec.quoted else csv.QUOTE_NONE,
-            encoding=spec.encoding,
-            engine="c",
-            low_memory=False,
-        )
+        raw = _read_csv(path, spec, header, str)
     except UnicodeDecodeError:
         raise _decode_error(path, spec.encoding) from None
     except pd.errors.EmptyDataError:
