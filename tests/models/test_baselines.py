@@ -55,18 +55,11 @@ def test_prefix_means_are_means_of_each_prefix():
     torch.testing.assert_close(scores[0], model.output(emb[[3, 5, 1]].mean(0)))
 
 
-def test_simple_model_trains_on_every_prefix(tiny_split):
+def test_simple_model_trains_on_every_prefix(tiny_split, fit_losses):
     torch.manual_seed(0)
     model = SimpleSequentialRecommender(num_items=tiny_split.num_items, embedding_dim=32)
     data = training_sequences(tiny_split, max_len=10)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = model.calculate_loss(data)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fit_losses(model, data, 1e-2)
     assert losses[-1] < 0.5 * losses[0]
     # every non-pad target position contributed: the gradient reaches every input item
     grad_rows = model.item_embedding.weight.grad.abs().sum(1) > 0
@@ -101,7 +94,7 @@ def test_most_popular_ranks_by_train_counts():
 # --- LightGCN alone ---------------------------------------------------------------------------
 
 
-def test_lightgcn_bpr_scores_are_dot_products_and_bpr_trains(tiny_split):
+def test_lightgcn_bpr_scores_are_dot_products_and_bpr_trains(tiny_split, fit_losses):
     torch.manual_seed(0)
     encoder = TableEncoder(tiny_split.num_users, tiny_split.num_items, 16)
     model = LightGCNBPR(
@@ -112,15 +105,7 @@ def test_lightgcn_bpr_scores_are_dot_products_and_bpr_trains(tiny_split):
     user_emb, item_emb = encoder(None)
     torch.testing.assert_close(model.full_sort_predict(batch), user_emb[[0, 2]] @ item_emb.T)
 
-    data = training_sequences(tiny_split, max_len=20)
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-2)
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = model.calculate_loss(data)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fit_losses(model, training_sequences(tiny_split, max_len=20), 5e-2)
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
 
 

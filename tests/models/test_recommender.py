@@ -219,18 +219,10 @@ def test_loss_combines_cross_entropy_and_bpr(tiny_split):
 
 
 @pytest.mark.parametrize("head", ["sasrec", "gru"])
-def test_learns_a_next_item_pattern(head):
+def test_learns_a_next_item_pattern(head, fit_losses):
     split = cyclic_split()
     model = make_model(split, head=head)
-    data = training_sequences(split, max_len=12)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = model.calculate_loss(data)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fit_losses(model, training_sequences(split, max_len=12), 1e-2)
     assert losses[-1] < 0.5 * losses[0]
     metrics = evaluate(model, split, "valid", ks=(1, 5), max_len=12)
     assert metrics["hit@1"] >= 0.9
@@ -250,7 +242,7 @@ def test_token_offset_is_the_shared_helper():
     assert to_token(0) == 1 and PAD == 0
 
 
-def test_learns_the_pattern_with_the_real_lightgcn_encoder():
+def test_learns_the_pattern_with_the_real_lightgcn_encoder(fit_losses):
     encoders = pytest.importorskip("graphrec.models.encoders")
     if not hasattr(encoders, "build_encoder"):
         pytest.skip("graphrec.models.encoders.build_encoder not there yet")
@@ -270,10 +262,5 @@ def test_learns_the_pattern_with_the_real_lightgcn_encoder():
         num_items=split.num_items,
     )
     model.attach_graph(train_graph(split))
-    data = training_sequences(split, max_len=12)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(30):
-        optimizer.zero_grad()
-        model.calculate_loss(data).backward()
-        optimizer.step()
+    fit_losses(model, training_sequences(split, max_len=12), 1e-2)
     assert evaluate(model, split, "valid", ks=(1,), max_len=12)["hit@1"] >= 0.9
