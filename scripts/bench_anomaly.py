@@ -170,9 +170,10 @@ def clear_graphrec_caches() -> None:
     """Forget graphrec's cached detector inputs and encoder embeddings, so that every fit's time
     includes building its inputs (encoder training included), as the baselines' fits do."""
     for module in ("graphrec.anomaly.detectors.inputs", "graphrec.anomaly.embeddings"):
-        cache = getattr(sys.modules.get(module), "_CACHE", None)
-        if isinstance(cache, dict):
-            cache.clear()
+        for name in ("_CACHE", "_EVENTS"):
+            cache = getattr(sys.modules.get(module), name, None)
+            if isinstance(cache, dict):
+                cache.clear()
 
 
 def graphrec_detector(cls: type, contamination: float, use_time: bool, seed: int) -> Any:

@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from graphrec.anomaly.bpr import chunked_bpr_loss
 from graphrec.data.ratings import Ratings
 from graphrec.graph.rating_graph import RatingGraph
 from graphrec.io import atomic_write
 from graphrec.models.encoders import build_encoder
-from graphrec.models.recommender import bpr_loss
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +153,20 @@ def _train(
             num_layers=num_layers,
         )
         optimizer = torch.optim.Adam(encoder.parameters(), lr=lr)
+        # the mean over edges of the ego norms, as per-node weights: no [E, d] gathers
+        degree = torch.cat(
+            [
+                torch.bincount(users, minlength=ratings.num_users),
+                torch.bincount(positives, minlength=ratings.num_items),
+            ]
+        ).to(torch.float32) / max(len(users), 1)  # [U + I]
         encoder.train()
         for epoch in range(epochs):
             optimizer.zero_grad()
             user_emb, item_emb = encoder(edge_index)  # [U, d], [I, d]
-            loss = bpr_loss(user_emb, item_emb, users, positives)
-            ego = encoder.embedding.weight  # [U + I, d]
-            l2 = (
-                ego[users].pow(2).sum(-1).mean()
-                + ego[ratings.num_users + positives].pow(2).sum(-1).mean()
-            )
+            negatives = torch.randint(ratings.num_items, positives.shape)  # [E]
+            loss = chunked_bpr_loss(user_emb, item_emb, users, positives, negatives)
+            l2 = (degree * encoder.embedding.weight.pow(2).sum(-1)).sum()  # ego [U + I, d]
             (loss + weight_decay * l2).backward()
             optimizer.step()
             if epoch == epochs - 1:

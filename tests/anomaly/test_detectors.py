@@ -76,7 +76,7 @@ def test_supervised_f1_on_held_out_accounts(
     flags = supervised.predict(step1.ratings)
     report = detection_report(truth[test], supervised.decision_score_[test], flags[test])
     assert report["f1"] >= 0.8, report
-    assert supervised.oof_f1_ is not None and supervised.oof_f1_ >= 0.7
+    assert supervised.oob_f1_ is not None and supervised.oob_f1_ >= 0.7
     assert "normal" in supervised.classes_ and len(supervised.classes_) >= 3  # per-type classes
 
 

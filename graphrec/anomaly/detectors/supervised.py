@@ -17,11 +17,14 @@ embedding statistics, the relational features, and this detector's own aggregati
 fakes share their target, so the labeled ones expose the rest (FAP-style propagation,
 Zhang et al. 2015, one hop). The account's own label never enters its own row.
 
-Threshold: the score that maximises F1 on out-of-fold predictions of the labeled accounts
-(``folds``-fold stratified cross-validation, the label aggregation recomputed inside each fold
-from that fold's training labels only, so out-of-fold rows see exactly what evaluation accounts
-will see). ``decision_score_`` holds those out-of-fold scores for labeled accounts and the final
-forest's scores for the others.
+Threshold: the score that maximises F1 on the out-of-bag predictions of the labeled accounts
+(each scored by the trees whose bootstrap sample left it out, about a third of them). The label
+aggregation never counts an account's own label, so an out-of-bag row sees what an evaluation
+account sees: the labels of every other labeled account. This replaced a 4-fold cross-validation
+(five forests instead of one, 80 % of the forest time when detecting every account of ML-1M) at
+the same held-out F1 on ML-100K step 1 (3%/3% cell, seeds 0-2, with and without time: mean
+0.840 against 0.842). ``decision_score_`` holds the out-of-bag scores for
+labeled accounts and the forest's scores for the others.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import precision_recall_curve
-from sklearn.model_selection import StratifiedKFold
 
 from graphrec.anomaly.detectors.base import Detector
 from graphrec.anomaly.detectors.inputs import InputOptions, label_features
@@ -50,17 +52,16 @@ class SupervisedDetector(Detector):
 
     Args:
         n_estimators: trees (default 200).
-        folds: cross-validation folds for the out-of-fold threshold (default 4).
         use_types: learn the anomaly types when given (default True); else the 0/1 label.
         label_neighbours: add the label aggregation columns (default True).
-        contamination: only reported; the threshold comes from out-of-fold F1.
+        contamination: only reported; the threshold comes from out-of-bag F1.
         inputs: input options (default without neighbour means).
-        seed: forest, folds and encoder seed.
+        seed: forest and encoder seed.
 
     Attributes:
         model_: the forest fitted on every labeled account.
         classes_: its classes (``normal`` and the anomaly types, or ``0``/``1``).
-        oof_f1_: out-of-fold F1 at ``threshold_``.
+        oob_f1_: out-of-bag F1 at ``threshold_``.
     """
 
     name = "supervised"
@@ -69,7 +70,6 @@ class SupervisedDetector(Detector):
         self,
         *,
         n_estimators: int = 200,
-        folds: int = 4,
         use_types: bool = True,
         label_neighbours: bool = True,
         contamination: float = 0.07,
@@ -81,15 +81,14 @@ class SupervisedDetector(Detector):
             inputs=inputs or InputOptions(aggregate=False, seed=seed),
             seed=seed,
         )
-        if n_estimators < 1 or folds < 2:
-            raise ValueError(f"need n_estimators >= 1 and folds >= 2, got {n_estimators}, {folds}")
+        if n_estimators < 1:
+            raise ValueError(f"need n_estimators >= 1, got {n_estimators}")
         self.n_estimators = n_estimators
-        self.folds = folds
         self.use_types = use_types
         self.label_neighbours = label_neighbours
         self.model_: RandomForestClassifier | None = None
         self.classes_: list[str] = []
-        self.oof_f1_: float | None = None
+        self.oob_f1_: float | None = None
 
     # ------------------------------------------------------------------ fit
     def _fit(
@@ -104,22 +103,14 @@ class SupervisedDetector(Detector):
             )
         target = self._target(y, types)
         rows = np.flatnonzero(known)
-        folds = min(self.folds, positives, negatives)
-        oof = np.zeros(len(y))
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.seed)
-        for train, held in splitter.split(rows, y[rows]):
-            fold_labels = np.full(len(y), np.nan)
-            fold_labels[rows[train]] = y[rows[train]]
-            x = self._design(ratings, features, fold_labels)
-            model = self._forest().fit(x[rows[train]], target[rows[train]])
-            oof[rows[held]] = _anomaly_score(model, x[rows[held]])
-        self.threshold_, self.oof_f1_ = best_f1_threshold(y[rows], oof[rows])
         x = self._design(ratings, features, y)
         self.model_ = self._forest().fit(x[rows], target[rows])
         self.classes_ = [str(c) for c in self.model_.classes_]
+        oob = _anomaly_score(self.model_, None)  # [len(rows)] out-of-bag
+        self.threshold_, self.oob_f1_ = best_f1_threshold(y[rows], oob)
         scores = _anomaly_score(self.model_, x)
-        scores[rows] = oof[rows]
-        log.info("supervised: out-of-fold F1 %.3f at threshold %.4f", self.oof_f1_, self.threshold_)
+        scores[rows] = oob
+        log.info("supervised: out-of-bag F1 %.3f at threshold %.4f", self.oob_f1_, self.threshold_)
         return scores
 
     def _score(self, ratings: Ratings, features: pd.DataFrame, y: np.ndarray) -> np.ndarray:
@@ -148,6 +139,7 @@ class SupervisedDetector(Detector):
         return RandomForestClassifier(
             n_estimators=self.n_estimators,
             class_weight="balanced_subsample",
+            oob_score=True,
             random_state=self.seed,
             n_jobs=1,
         )
@@ -156,13 +148,14 @@ class SupervisedDetector(Detector):
         return (
             f"supervised random forest over {len(self.classes_)} classes "
             f"({', '.join(self.classes_)}); threshold {self.threshold_:.4f} maximises "
-            f"out-of-fold F1 ({self.oof_f1_:.3f})"
+            f"out-of-bag F1 ({self.oob_f1_:.3f})"
         )
 
 
-def _anomaly_score(model: RandomForestClassifier, x: np.ndarray) -> np.ndarray:
-    """1 − P(normal) (multi-class) or P(1) (binary)."""
-    proba = model.predict_proba(x)  # [N, C]
+def _anomaly_score(model: RandomForestClassifier, x: np.ndarray | None) -> np.ndarray:
+    """1 − P(normal) (multi-class) or P(1) (binary); ``x`` None = the out-of-bag estimates of
+    the training rows."""
+    proba = model.oob_decision_function_ if x is None else model.predict_proba(x)  # [N, C]
     classes = [str(c) for c in model.classes_]
     if NORMAL in classes:
         return 1.0 - proba[:, classes.index(NORMAL)]
