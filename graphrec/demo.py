@@ -139,11 +139,35 @@ def _security_stage(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
+def _anomaly_stage(ctx: DemoContext) -> dict[str, Any]:
+    """Step 1 of the anomaly task on the demo data: inject every step-1 type, fit the supervised
+    detector on the labeled (train) accounts, and score the held-out (test) accounts."""
+    from graphrec.anomaly.detectors import InputOptions, SupervisedDetector
+    from graphrec.anomaly.task import TRAIN, make_task
+
+    task = make_task(ctx.ratings, 1, seed=ctx.seed)
+    y = task.label_series()
+    labeled = (task.truth["split"] == TRAIN).to_numpy()
+    types = task.truth["type"].where(labeled)
+    detector = SupervisedDetector(inputs=InputOptions(seed=ctx.seed), seed=ctx.seed)
+    detector.fit(task.ratings, y, types)
+    report = task.evaluate(detector.predict(task.ratings))
+    figures: dict[str, Any] = {
+        "accounts / anomalous": f"{task.ratings.num_users} / {int(task.truth['label'].sum())}",
+        "test accounts / anomalous": f"{report['n']} / {report['positives']}",
+        "F1": round(report["f1"], 3),
+        "precision / recall": f"{report['precision']:.3f} / {report['recall']:.3f}",
+    }
+    figures.update({f"F1 {kind}": round(f1, 3) for kind, f1 in report["per_type_f1"].items()})
+    return figures
+
+
 STAGES: dict[str, Callable[[DemoContext], dict[str, Any]]] = {
     "data": _data_stage,
     "graph": _graph_stage,
     "recommend": _recommend_stage,
     "security": _security_stage,
+    "anomaly": _anomaly_stage,
 }
 
 

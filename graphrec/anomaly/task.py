@@ -25,6 +25,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ import pandas as pd
 from graphrec.anomaly.inject import Injected, InjectionConfig, inject, step1_config, step2_config
 from graphrec.anomaly.labels import NORMAL, STEP2_ONLY_TYPES
 from graphrec.data.ratings import Ratings
+from graphrec.eval.detection import detection_report
 from graphrec.io import atomic_write
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,30 @@ class TwoStepTask:
         train = (self.truth["split"] == TRAIN).to_numpy()
         y[train] = self.truth["label"].to_numpy()[train]
         return y
+
+    def evaluate(self, flags: np.ndarray) -> dict[str, Any]:
+        """F1 of 0/1 predictions on the evaluation (test) accounts, overall and per type.
+
+        Per-type F1 is the F1 on the normal accounts plus that type's only: a type's recall
+        alone would hide the false positives it costs.
+
+        Args:
+            flags: [num_users] 0/1 predictions by contiguous user id.
+
+        Returns:
+            :func:`~graphrec.eval.detection.detection_report` of the test accounts (no scores),
+            plus ``per_type_f1`` ({type: F1}).
+        """
+        test = (self.truth["split"] == TEST).to_numpy()
+        y = self.truth["label"].to_numpy(np.int64)
+        types = self.truth["type"].astype(str).to_numpy()
+        flags = np.asarray(flags, dtype=np.int64)
+        report = detection_report(y[test], None, flags[test], types[test])
+        report["per_type_f1"] = {}
+        for kind in sorted(set(types[test]) - {NORMAL}):
+            mask = test & np.isin(types, (kind, NORMAL))
+            report["per_type_f1"][kind] = detection_report(y[mask], None, flags[mask])["f1"]
+        return report
 
 
 def make_task(

@@ -18,7 +18,8 @@ def demo(
         list[str] | None, typer.Option(help="Run only these stages (repeatable).")
     ] = None,
 ) -> None:
-    """Generate (or load) data, analyze it, build and export the graph, and print a summary."""
+    """Generate (or load) data, analyze it, build and export the graph, train, attack and defend
+    the recommender, detect injected anomalous accounts, and print a summary."""
     from graphrec.demo import format_results, run_demo
 
     results = run_demo(out, seed=root_seed(ctx), source=source, stages=stage)
