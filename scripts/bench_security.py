@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--lambdas", default="0.01,0.1,1")
     parser.add_argument("--gro-epochs", type=int, default=5)
     parser.add_argument("--gro-queries", type=int, default=1, help="GRO queries per sequence")
+    parser.add_argument("--gro-warmup", type=int, default=0, help="GRO student warm-up epochs")
     parser.add_argument("--attack-accounts", type=int, default=20)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=42)
@@ -51,6 +52,7 @@ def main() -> None:
         lambdas=tuple(float(x) for x in args.lambdas.split(",")),
         gro_epochs=args.gro_epochs,
         gro_queries_per_sequence=args.gro_queries,
+        gro_student_warmup_epochs=args.gro_warmup,
         attack_accounts=args.attack_accounts,
         target_run=args.target,
     )

@@ -253,6 +253,9 @@ class GROConfig:
         batch_size: training sequences per step.
         lr, weight_decay: AdamW of the target (the trainer's defaults).
         student_lr: AdamW learning rate of the student (1e-3, as Yue et al.'s surrogate).
+        student_warmup_epochs: with a warm start, epochs the student first learns the target's
+            served lists alone (:func:`warm_up_student`), so that ``G`` is the gradient of an
+            attacker who has already learned something rather than of a random model.
         patience: epochs without validation NDCG@10 improvement before stopping (with
             ``min_valid_utility``: consecutive epochs below the utility bound).
         min_valid_utility: with a warm start, select the LAST epoch whose validation NDCG@10
@@ -279,6 +282,7 @@ class GROConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-5
     student_lr: float = 1e-3
+    student_warmup_epochs: int = 0
     patience: int = 3
     min_valid_utility: float | None = None
     max_len: int = 50
@@ -295,8 +299,11 @@ class GROConfig:
             raise ValueError(f"lamb must be a finite value >= 0, got {self.lamb}")
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
-        if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+        if self.epochs < 0 or self.student_warmup_epochs < 0:
+            raise ValueError(
+                f"epochs and student_warmup_epochs must be >= 0, got {self.epochs} and "
+                f"{self.student_warmup_epochs}"
+            )
         if self.queries_per_sequence < 1:
             raise ValueError(f"queries_per_sequence must be >= 1, got {self.queries_per_sequence}")
         if self.min_valid_utility is not None and not 0 < self.min_valid_utility <= 1:
@@ -400,6 +407,60 @@ def gro_step(
     return GROStepOutput(losses=losses, queries=queries, topk=topk, swap_to=swap_to, grad=grad)
 
 
+def warm_up_student(
+    target: nn.Module,
+    student: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: Any,
+    config: GROConfig,
+    generator: torch.Generator,
+) -> list[float]:
+    """Train the student alone on the (fixed) target's served lists; mean loss per epoch.
+
+    Fine-tuning starts from a converged target, while a fresh student knows nothing: its first
+    gradients ``G`` would say what hurts a random model. Warming it up on the same anonymous
+    prefix queries and the same list loss (``c = A @ S_student`` is ``S_student[topk]``) makes it
+    the attacker GRO is meant to simulate. Draws from ``generator`` and a forked RNG only.
+    """
+    device = next(target.parameters()).device
+    losses = []
+    target.eval()
+    for epoch in range(1, config.student_warmup_epochs + 1):
+        shuffle = torch.Generator().manual_seed(config.seed * 31_337 + epoch)
+        total, steps = 0.0, 0
+        for batch in iter_batches(data, config.batch_size, shuffle=True, generator=shuffle):
+            queries = query_batch(
+                batch.to(device),
+                random_prefix=config.random_prefix,
+                repeats=config.queries_per_sequence,
+                generator=generator,
+            )
+            blocked = query_item_mask(queries, target.num_items)  # [Q, I]
+            with torch.no_grad():
+                served = target.full_sort_predict(queries)  # [Q, I]
+            topk = top_k_items(served, min(config.k, target.num_items), exclude=blocked)
+            negatives = sample_negatives(topk, queries, target.num_items, generator)  # [Q, k]
+            student_seed = int(torch.randint(2**62, (1,), generator=generator))
+            devices = [device.index or 0] if device.type == "cuda" else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(student_seed)
+                student.train()
+                scores = student.full_sort_predict(queries)  # [Q, I]
+                loss = list_margin_loss(
+                    scores.gather(1, topk),
+                    scores.gather(1, negatives),
+                    margin=config.margin,
+                    neg_margin=config.neg_margin,
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            total, steps = total + float(loss.detach()), steps + 1
+        losses.append(total / max(steps, 1))
+        log.info("GRO student warm-up epoch %d: loss %.4f", epoch, losses[-1])
+    return losses
+
+
 # ---------------------------------------------------------------------------- training
 @dataclass
 class GROResult:
@@ -481,6 +542,9 @@ def train_gro(
     student_optimizer = torch.optim.AdamW(student.parameters(), lr=config.student_lr)
     generator = torch.Generator().manual_seed(config.seed * 7_919 + 17)
     data = training_sequences(split, config.max_len)
+    warmup = []
+    if init_state is not None and config.student_warmup_epochs:
+        warmup = warm_up_student(target, student, student_optimizer, data, config, generator)
 
     history: list[dict[str, float]] = []
     bound = None
@@ -556,6 +620,7 @@ def train_gro(
         test=test,
         spec=spec,
         config=config,
+        extra={"student_warmup_losses": warmup},
     )
 
 

@@ -53,6 +53,7 @@ class SecurityReportConfig:
         min_utility: utility preservation a reported GRO lambda must keep; each GRO run also
             selects its last epoch keeping this share of the target's validation NDCG@10.
         gro_queries_per_sequence: GRO queries (random prefixes) per training sequence per step.
+        gro_student_warmup_epochs: epochs the GRO student learns the target's lists first.
         attack_accounts: independent single-account attacks SEAT is scored on.
         benign_stride: benign users replay a query every this many events.
         seat_epochs: SEAT encoder training epochs (None: the detector's default).
@@ -65,6 +66,7 @@ class SecurityReportConfig:
     gro_epochs: int = 5
     min_utility: float = 0.95
     gro_queries_per_sequence: int = 1
+    gro_student_warmup_epochs: int = 0
     attack_accounts: int = 20
     benign_stride: int = 5
     seat_epochs: int | None = None
@@ -102,6 +104,7 @@ def security_report(
             epochs=report.gro_epochs,
             min_valid_utility=report.min_utility,  # the most defended epoch keeping the utility
             queries_per_sequence=report.gro_queries_per_sequence,
+            student_warmup_epochs=report.gro_student_warmup_epochs,
             max_len=max_len,
             seed=config.seed,
             device=str(next(target.model.parameters()).device),

@@ -23,6 +23,7 @@ from graphrec.security.gro import (
     swap_matrix,
     swap_targets,
     train_gro,
+    warm_up_student,
 )
 from graphrec.train.trainer import build_for_split
 
@@ -245,6 +246,21 @@ def test_utility_bound_selects_the_last_epoch_that_keeps_it(tiny_split: Split) -
     plain = train_gro(replace(config, min_valid_utility=None), tiny_split, spec, init_state=init)
     best = max(h["valid/ndcg@10"] for h in plain.history)
     assert plain.best_valid["ndcg@10"] == best
+
+
+def test_student_warm_up_learns_the_served_lists_and_leaves_the_target(tiny_split: Split) -> None:
+    spec = tiny_spec(tiny_split)
+    target = build_for_split(spec, tiny_split)
+    before = copy.deepcopy(target.state_dict())
+    student = build_student(spec, tiny_split, tiny_config())
+    optimizer = torch.optim.AdamW(student.parameters(), lr=1e-2)
+    data = training_sequences(tiny_split, MAX_LEN)
+    config = tiny_config(student_warmup_epochs=8)
+    losses = warm_up_student(target, student, optimizer, data, config, torch.Generator())
+    assert len(losses) == 8 and losses[-1] < losses[0]
+    assert all(torch.equal(before[k], v) for k, v in target.state_dict().items())
+    result = train_gro(config, tiny_split, spec, init_state=before)
+    assert len(result.extra["student_warmup_losses"]) == 8
 
 
 def test_config_rejects_bad_values() -> None:
