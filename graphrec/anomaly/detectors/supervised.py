@@ -141,7 +141,7 @@ class SupervisedDetector(Detector):
             class_weight="balanced_subsample",
             oob_score=True,
             random_state=self.seed,
-            n_jobs=1,
+            n_jobs=-1,  # every core; the trees are seeded up front, so results do not change
         )
 
     def describe(self) -> str:
