@@ -48,7 +48,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -330,6 +331,66 @@ class GROStepOutput:
     grad: Tensor
 
 
+@dataclass
+class ServedLists:
+    """What the oracle would serve for a batch's anonymous queries.
+
+    Attributes:
+        queries: the anonymous prefix queries ``[Q, L]``.
+        blocked: bool ``[Q, I]``, the items of each query (never served).
+        scores: the target's scores ``[Q, I]`` (eval mode; with grad unless under no_grad).
+        topk: the served lists ``[Q, k]``.
+        negatives: one unlisted item per rank ``[Q, k]`` for the student's loss.
+    """
+
+    queries: SequenceBatch
+    blocked: Tensor
+    scores: Tensor
+    topk: Tensor
+    negatives: Tensor
+
+
+def serve_queries(
+    target: nn.Module, batch: SequenceBatch, config: GROConfig, generator: torch.Generator
+) -> ServedLists:
+    """The batch as anonymous queries and the target's top-k lists, as the oracle serves them.
+
+    The target scores in eval mode (no dropout, as the oracle answers) and is returned to the
+    mode it was in. Draws the prefixes and the negatives from ``generator``.
+    """
+    num_items = target.num_items
+    queries = query_batch(
+        batch,
+        random_prefix=config.random_prefix,
+        repeats=config.queries_per_sequence,
+        generator=generator,
+    )
+    blocked = query_item_mask(queries, num_items)  # [Q, I]
+    was_training = target.training
+    target.eval()
+    try:
+        scores = target.full_sort_predict(queries)  # [Q, I]
+    finally:
+        target.train(was_training)
+    topk = top_k_items(scores.detach(), min(config.k, num_items), exclude=blocked)  # [Q, k]
+    negatives = sample_negatives(topk, queries, num_items, generator)  # [Q, k]
+    return ServedLists(queries, blocked, scores, topk, negatives)
+
+
+@contextmanager
+def student_rng(generator: torch.Generator, device: torch.device) -> Iterator[None]:
+    """The student's own random stream (dropout), seeded from ``generator``.
+
+    The global RNG is forked, so the target's draws (and with ``lamb = 0`` its whole trajectory)
+    do not depend on the student.
+    """
+    seed = int(torch.randint(2**62, (1,), generator=generator))
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
 def gro_step(
     target: nn.Module,
     student: nn.Module,
@@ -357,40 +418,22 @@ def gro_step(
     num_items = target.num_items
     rec = target.calculate_loss(batch)
 
-    queries = query_batch(
-        batch,
-        random_prefix=config.random_prefix,
-        repeats=config.queries_per_sequence,
-        generator=generator,
-    )
-    blocked = query_item_mask(queries, num_items)  # [Q, I]
-    k = min(config.k, num_items)
-    # The target's served ranking: eval mode (no dropout), as the oracle answers, but with grad.
-    target.eval()
-    try:
-        target_scores = target.full_sort_predict(queries)  # [Q, I]
-    finally:
-        target.train()
-    topk = top_k_items(target_scores.detach(), k, exclude=blocked)  # [Q, k]
+    served = serve_queries(target, batch, config, generator)
+    queries, topk = served.queries, served.topk
     a = swap_matrix(topk, num_items)  # [Q, k, I], leaf with grad
-
-    negatives = sample_negatives(topk, queries, num_items, generator)  # [Q, k]
-    student_seed = int(torch.randint(2**62, (1,), generator=generator))
-    devices = [target_scores.device.index or 0] if target_scores.is_cuda else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(student_seed)
+    with student_rng(generator, served.scores.device):
         student.train()
         student_scores = student.full_sort_predict(queries)  # [Q, I]
         student_loss, grad = student_swap_gradient(
-            a, student_scores, negatives, margin=config.margin, neg_margin=config.neg_margin
+            a, student_scores, served.negatives, margin=config.margin, neg_margin=config.neg_margin
         )
         if student_optimizer is not None:
             student_optimizer.zero_grad(set_to_none=True)
             student_loss.backward()
             student_optimizer.step()
 
-    a_prime = swap_targets(grad, a, blocked)  # [Q, k, I]
-    swap = swap_loss(a, a_prime, target_scores, config.swap_margin)
+    a_prime = swap_targets(grad, a, served.blocked)  # [Q, k, I]
+    swap = swap_loss(a, a_prime, served.scores, config.swap_margin)
     loss = rec + config.lamb * swap
     target_optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -429,26 +472,14 @@ def warm_up_student(
         shuffle = torch.Generator().manual_seed(config.seed * 31_337 + epoch)
         total, steps = 0.0, 0
         for batch in iter_batches(data, config.batch_size, shuffle=True, generator=shuffle):
-            queries = query_batch(
-                batch.to(device),
-                random_prefix=config.random_prefix,
-                repeats=config.queries_per_sequence,
-                generator=generator,
-            )
-            blocked = query_item_mask(queries, target.num_items)  # [Q, I]
             with torch.no_grad():
-                served = target.full_sort_predict(queries)  # [Q, I]
-            topk = top_k_items(served, min(config.k, target.num_items), exclude=blocked)
-            negatives = sample_negatives(topk, queries, target.num_items, generator)  # [Q, k]
-            student_seed = int(torch.randint(2**62, (1,), generator=generator))
-            devices = [device.index or 0] if device.type == "cuda" else []
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(student_seed)
+                served = serve_queries(target, batch.to(device), config, generator)
+            with student_rng(generator, device):
                 student.train()
-                scores = student.full_sort_predict(queries)  # [Q, I]
+                scores = student.full_sort_predict(served.queries)  # [Q, I]
                 loss = list_margin_loss(
-                    scores.gather(1, topk),
-                    scores.gather(1, negatives),
+                    scores.gather(1, served.topk),  # = A @ S_student
+                    scores.gather(1, served.negatives),
                     margin=config.margin,
                     neg_margin=config.neg_margin,
                 )
