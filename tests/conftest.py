@@ -64,3 +64,27 @@ def tiny_dataset_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_dataset")
     write_atomic(make_tiny_ratings(num_users=80, num_items=40, seed=1), folder, name="tiny")
     return folder
+
+
+@pytest.fixture
+def tiny_train_config():
+    """A builder of small, fast training configs over a dataset; later overrides win."""
+    from graphrec.config import load_config
+
+    def build(source, *overrides):
+        return load_config(
+            None,
+            [
+                f"data.source={source}",
+                "data.max_len=8",
+                "model.embedding_dim=8",
+                "model.num_layers=1",
+                "model.num_blocks=1",
+                "train.batch_size=16",
+                "train.device=cpu",
+                "train.patience=100",
+                *overrides,
+            ],
+        )
+
+    return build

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from graphrec.config import load_config
 from graphrec.eval.ranking import evaluate
 from graphrec.models.factory import ModelSpec
 from graphrec.security.gro import GROConfig, train_gro
@@ -17,27 +16,16 @@ from graphrec.train.trainer import build_for_split, load_trained, train
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
-def cuda_config(source, *overrides):
-    return load_config(
-        None,
-        [
-            f"data.source={source}",
-            "data.max_len=8",
-            "model.embedding_dim=8",
-            "model.num_layers=1",
-            "model.num_blocks=1",
-            "train.batch_size=16",
-            "train.device=cuda",
-            "train.epochs=2",
-            *overrides,
-        ],
-    )
-
-
 @pytest.mark.parametrize("encoder", ["lightgcn", "sage", "gat"])
-def test_train_on_cuda_then_evaluate_on_cpu_agrees(tiny_dataset_dir, tmp_path, encoder):
+def test_train_on_cuda_then_evaluate_on_cpu_agrees(
+    tiny_dataset_dir, tmp_path, tiny_train_config, encoder
+):
     result = train(
-        cuda_config(tiny_dataset_dir, f"model.encoder={encoder}"), tmp_path, progress=False
+        tiny_train_config(
+            tiny_dataset_dir, "train.device=cuda", "train.epochs=2", f"model.encoder={encoder}"
+        ),
+        tmp_path,
+        progress=False,
     )
     assert next(result.model.parameters()).is_cuda
     model, split, config = load_trained(tmp_path, device="cpu")

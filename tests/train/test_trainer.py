@@ -5,35 +5,20 @@ from __future__ import annotations
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from graphrec.config import load_config
 from graphrec.train.checkpoint import load_checkpoint
 from graphrec.train.trainer import train
 
 
-def tiny_config(source, *overrides):
-    return load_config(
-        None,
-        [
-            f"data.source={source}",
-            "data.max_len=8",
-            "model.embedding_dim=8",
-            "model.num_layers=1",
-            "model.num_blocks=1",
-            "train.batch_size=16",
-            "train.device=cpu",
-            "train.patience=100",
-            *overrides,
-        ],
-    )
-
-
-def test_resume_equals_uninterrupted(tiny_dataset_dir, tmp_path):
+def test_resume_equals_uninterrupted(tiny_dataset_dir, tmp_path, tiny_train_config):
     straight = train(
-        tiny_config(tiny_dataset_dir, "train.epochs=3"), tmp_path / "a", progress=False
+        tiny_train_config(tiny_dataset_dir, "train.epochs=3"), tmp_path / "a", progress=False
     )
-    train(tiny_config(tiny_dataset_dir, "train.epochs=1"), tmp_path / "b", progress=False)
+    train(tiny_train_config(tiny_dataset_dir, "train.epochs=1"), tmp_path / "b", progress=False)
     resumed = train(
-        tiny_config(tiny_dataset_dir, "train.epochs=3"), tmp_path / "b", resume=True, progress=False
+        tiny_train_config(tiny_dataset_dir, "train.epochs=3"),
+        tmp_path / "b",
+        resume=True,
+        progress=False,
     )
     last_a = load_checkpoint(tmp_path / "a" / "last.pt")["model_state"]
     last_b = load_checkpoint(tmp_path / "b" / "last.pt")["model_state"]
@@ -43,9 +28,9 @@ def test_resume_equals_uninterrupted(tiny_dataset_dir, tmp_path):
     assert resumed.test == straight.test
 
 
-def test_checkpoint_metadata_and_tensorboard_tags(tiny_dataset_dir, tmp_path):
+def test_checkpoint_metadata_and_tensorboard_tags(tiny_dataset_dir, tmp_path, tiny_train_config):
     result = train(
-        tiny_config(tiny_dataset_dir, "train.epochs=2"), tmp_path / "run", progress=False
+        tiny_train_config(tiny_dataset_dir, "train.epochs=2"), tmp_path / "run", progress=False
     )
     checkpoint = load_checkpoint(tmp_path / "run" / "best.pt")
     for key in ("model_spec", "model_state", "config", "git_sha", "seed", "epoch", "best_metric"):
@@ -64,9 +49,9 @@ def test_checkpoint_metadata_and_tensorboard_tags(tiny_dataset_dir, tmp_path):
     assert 0.0 <= result.test["ndcg@10"] <= 1.0
 
 
-def test_graph_never_sees_valid_or_test_edges(tiny_dataset_dir, tmp_path):
+def test_graph_never_sees_valid_or_test_edges(tiny_dataset_dir, tmp_path, tiny_train_config):
     result = train(
-        tiny_config(tiny_dataset_dir, "train.epochs=1"), tmp_path / "run", progress=False
+        tiny_train_config(tiny_dataset_dir, "train.epochs=1"), tmp_path / "run", progress=False
     )
     split, model = result.split, result.model
     edges = set(zip(model.edge_index[0].tolist(), model.edge_index[1].tolist(), strict=True))
@@ -76,9 +61,9 @@ def test_graph_never_sees_valid_or_test_edges(tiny_dataset_dir, tmp_path):
             assert in_train or (user, split.num_users + item) not in edges
 
 
-def test_popular_model_needs_no_training(tiny_dataset_dir, tmp_path):
+def test_popular_model_needs_no_training(tiny_dataset_dir, tmp_path, tiny_train_config):
     result = train(
-        tiny_config(tiny_dataset_dir, "model.name=popular"), tmp_path / "pop", progress=False
+        tiny_train_config(tiny_dataset_dir, "model.name=popular"), tmp_path / "pop", progress=False
     )
     assert result.history == []
     assert result.test["hit@20"] > 0
