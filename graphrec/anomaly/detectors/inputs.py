@@ -67,6 +67,8 @@ from threadpoolctl import threadpool_limits
 
 from graphrec.anomaly.embeddings import fingerprint, train_embeddings
 from graphrec.anomaly.features import behavioural_features
+from graphrec.anomaly.groups import GroupConfig, detect_groups, item_excess
+from graphrec.anomaly.labels import NUKE, PUSH
 from graphrec.data.ratings import Ratings
 
 log = logging.getLogger(__name__)
@@ -210,6 +212,7 @@ def detector_inputs(ratings: Ratings, options: InputOptions | None = None) -> pd
     extra.update(sequence_features(events))
     if with_time:
         extra["same_value_window"] = same_value_window(ratings, options.window_seconds)
+    extra.update(campaign_features(ratings, events, with_time))
     if options.embedding_dim > 0:
         emb = train_embeddings(
             ratings,
@@ -293,6 +296,21 @@ def similarity_features(
     if degsim_k == 0:
         del out["degsim"]
     return out
+
+
+def campaign_features(ratings: Ratings, events: _Events, with_time: bool) -> dict[str, np.ndarray]:
+    """``group_score``: membership in a push / nuke group of :mod:`graphrec.anomaly.groups`;
+    ``target_llr``: the largest suspicion (Poisson log-likelihood ratio of the unexplained extreme
+    ratings, :func:`~graphrec.anomaly.groups.item_excess`) among the items this account rated at
+    an extreme, log-compressed. Both are zero for accounts that rated no campaign target."""
+    report = detect_groups(ratings, GroupConfig(use_time=with_time))
+    target = np.zeros(events.num_users)
+    scale = np.unique(ratings.events["rating"].to_numpy(np.float64))
+    for direction, value in ((PUSH, scale[-1]), (NUKE, scale[0])):
+        llr = item_excess(ratings, direction)["llr"].to_numpy(np.float64)
+        hit = events.rating == value
+        np.maximum.at(target, events.user[hit], llr[events.item[hit]])
+    return {"group_score": report.membership, "target_llr": np.log1p(target)}
 
 
 def same_value_window(ratings: Ratings, window_seconds: int) -> np.ndarray:
