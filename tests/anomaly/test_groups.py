@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from graphrec.anomaly import labels as L
+from graphrec.anomaly.detectors.inputs import _Events, campaign_features
 from graphrec.anomaly.groups import (
     DENSE_BLOCK,
     GROUP_COLUMNS,
@@ -219,6 +220,25 @@ def test_clean_data_has_no_groups_and_detector_contract(attacked):
     np.testing.assert_allclose(
         detector.decision_score_, detector.decision_function(injected.ratings)
     )
+
+
+def test_campaign_inputs_point_at_the_campaigns(attacked):
+    clean, injected = attacked
+    ratings = injected.ratings
+    out = campaign_features(ratings, _Events.from_ratings(ratings), with_time=True)
+    np.testing.assert_allclose(out["group_score"], detect_groups(ratings).membership)
+    pushers, pushed = campaign(injected, L.SHILLING_PUSH)
+    labels = injected.accounts["label"].to_numpy()
+    genuine = np.flatnonzero(labels == 0)
+    # every pusher rated the target at the maximum: its suspicion is their target_llr
+    push_llr = item_excess(ratings, L.PUSH)["llr"].to_numpy()[pushed]
+    np.testing.assert_allclose(out["target_llr"][sorted(pushers)], np.log1p(push_llr))
+    assert out["target_llr"][sorted(pushers)].min() > np.quantile(out["target_llr"][genuine], 0.9)
+    # an account with no rating at either end of the scale has no target suspicion
+    values = ratings.events.groupby("user")["rating"].agg(["min", "max"])
+    middle = values.index[(values["min"] > 1) & (values["max"] < 5)].to_numpy()
+    assert len(middle) and (out["target_llr"][middle] == 0).all()
+    assert not campaign_features(clean, _Events.from_ratings(clean), True)["group_score"].any()
 
 
 def test_ml100k_push_and_bombing(ml100k_path):

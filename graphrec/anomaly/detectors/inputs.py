@@ -29,6 +29,13 @@ Three families of columns, all computed without any label:
   - ``same_value_window`` (time only) — the most other accounts that gave one of this account's
     items the same value within ± ``window_seconds``: the lockstep of review bombing (CopyCatch,
     Beutel et al., WWW 2013, in its simplest form).
+  - ``group_score``, ``target_llr`` (:func:`campaign_features`) — what
+    :mod:`graphrec.anomaly.groups` finds: membership in a detected push / nuke group (lockstep
+    windows with time, FRAUDAR dense blocks without), and the suspicion of the most suspicious
+    item the account rated at an extreme. Every campaign type — shilling, bombing, hijacked
+    accounts, copies — rates a target, so a supervised model that learns these columns on step-1
+    campaigns carries them to step 2's unseen ones (ML-100K step 2, six cells: review-bombing
+    recall 0.67 → 0.78–1.0 with time).
 
   Without timestamps the events' order (the file's row order, as :class:`Ratings` keeps it) stands
   in for time in the sequence features.

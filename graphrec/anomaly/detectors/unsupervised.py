@@ -16,8 +16,8 @@ clipped at 0 — a robust z-score that, unlike an empirical tail probability (EC
 beyond the genuine maximum, not merely ranked first (PR-AUC 0.41 against 0.27 for the one-sided
 ECOD tails on the same inputs). Non-negative, right-skewed inputs (skewness > 2: counts, burst
 sizes) are log-compressed first, so a heavy genuine tail does not dominate. An account's score
-is the mean of its ``top_k`` (default 1) largest outlyingness values: an anomaly needs to be extreme in a
-few behaviours, not in all (a sum over ~40 inputs drowns one extreme value in noise).
+is the mean of its ``top_k`` (default 1) largest outlyingness values: an anomaly needs to be
+extreme in a few behaviours, not in all (a sum over ~40 inputs drowns one extreme value in noise).
 
 The threshold is the (1 − ``contamination``) percentile of the training scores (PyGOD's rule);
 with no labels there is nothing better to calibrate on. :meth:`contributions` returns the
