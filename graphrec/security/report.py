@@ -26,7 +26,6 @@ from graphrec.eval.ranking import evaluate
 from graphrec.models.factory import ModelSpec
 from graphrec.security.extraction import ExtractionConfig, run_extraction
 from graphrec.security.gro import GROConfig, train_gro
-from graphrec.security.monitor import accounts_needed, benign_streams, detection_report, split_users
 from graphrec.security.oracle import Oracle
 from graphrec.security.queries import (
     autoregressive_queries,
@@ -35,6 +34,8 @@ from graphrec.security.queries import (
     sequences_for_budget,
 )
 from graphrec.security.seat import SEATDetector
+from graphrec.security.seat.monitor import accounts_needed, detection_report
+from graphrec.security.traffic import benign_streams, split_users
 from graphrec.tables import metrics_table
 from graphrec.train.checkpoint import load_checkpoint
 from graphrec.train.trainer import build_for_split, load_trained, train

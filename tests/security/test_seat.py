@@ -10,16 +10,6 @@ import pandas as pd
 import pytest
 import torch
 
-from graphrec.security.monitor import (
-    AccountMonitor,
-    account_assignment,
-    accounts_needed,
-    benign_streams,
-    detection_report,
-    replay_queries,
-    split_users,
-    spread_queries,
-)
 from graphrec.security.seat import (
     EncoderTraining,
     SEATDetector,
@@ -31,6 +21,14 @@ from graphrec.security.seat import (
     pair_threshold,
     pgd_embedding,
 )
+from graphrec.security.seat.monitor import (
+    AccountMonitor,
+    account_assignment,
+    accounts_needed,
+    detection_report,
+    spread_queries,
+)
+from graphrec.security.traffic import benign_streams, replay_queries, split_users
 
 NUM_ITEMS = 60
 NUM_USERS = 90

@@ -1,46 +1,9 @@
-"""GRO: train a target recommender whose top-k lists mislead a model-extraction student.
+"""GRO training: one step (target and student), the student's warm-up, and the training loop.
 
-Zhang, Yin, Chen, Long, "Defense Against Model Extraction Attacks on Recommender Systems",
-WSDM 2024 (official code: RinneSz/GRO-Gradient-based-Ranking-Optimization). The defender solves
-min over the target of L_target - L_student, where the student learns from the target's rankings
-as an extraction attacker would. A ranking is not differentiable, so GRO writes the target's
-top-k list ``a_1..a_k`` as a swap matrix ``A`` (``A[i, a_i] = 1``, shape ``[k, I]``) and feeds
-``c = A @ S_student`` to the student's ranking loss. Each training step:
-
-1. the target scores every item for a query; its top-k (query items excluded, as the
-   :class:`~graphrec.security.oracle.Oracle` serves them) gives ``A`` (:func:`swap_matrix`);
-2. a student with the target's architecture (its own :class:`GraphSequentialRecommender` over the
-   same training graph) scores the items; ``c = A @ S_student``;
-3. student loss = hinge between adjacent ranks (margin ``m1``) + hinge against one sampled item
-   outside the list per rank (margin ``m2``): the extraction attack's own loss,
-   :func:`graphrec.security.surrogate.list_margin_loss`, so the student learns as the attacker;
-4. ``G = dL_student / dA`` by ``torch.autograd.grad``; ``A'`` = row-wise one-hot of ``argmax G``
-   (:func:`swap_targets`): putting item ``a'_i`` at rank ``i`` would hurt the student most;
-5. ``L_swap = (1/k) sum_i max((A_i - A'_i) . S_target + m_swap, 0)`` (:func:`swap_loss`) pushes
-   the target to rank ``a'_i`` where it ranked ``a_i``;
-6. the target minimises ``L_rec + lambda * L_swap``; the student takes its own step on its loss
-   and is discarded at the end.
-
-Unlike the source project's "GRO", ``A`` is a leaf that requires grad and ``c`` is a ``bmm`` with
-it, so ``G`` is the real gradient (tested in ``tests/security/test_gro.py``).
-
-Choices this module makes where the paper leaves room (all documented on the functions):
-
-* the target's rankings are those of *anonymous* queries (user id -1, query items masked), which
-  is what the oracle serves; the recommendation loss is the ordinary one (with users);
-* each training sequence is queried as a random prefix (``random_prefix``), because attackers
-  query prefixes of every length (autoregressive queries), not only the full history;
-* ``A'`` never points at an item of the query (the oracle can never serve it), and a row whose
-  gradient is identically zero (no active hinge) keeps ``A'_i = A_i`` (no swap) instead of the
-  arbitrary column 0 that a plain ``argmax`` of zeros would give;
-* ``m_swap`` defaults to 0, as in the official code (the paper's formula has a margin: settable);
-* the student's randomness (dropout, negative sampling) runs on its own RNG stream, so with
-  ``lambda = 0`` the target follows exactly the trajectory of plain training
-  (:func:`graphrec.train.trainer.train` with the same seed).
-
-Fine-tuning: :func:`train_gro` accepts ``init_state`` (a trained target's state dict) and then
-fine-tunes it with the GRO objective for ``epochs`` epochs, the official repo's ``--use_pretrained``
-mode; on a CPU this is much cheaper than training from scratch and is what the benchmark does.
+See :mod:`graphrec.security.gro` for the algorithm. The loop mirrors
+:func:`graphrec.train.trainer.train` and keeps, with a warm start, the last epoch whose SERVED
+validation NDCG@10 (the lists the oracle serves for anonymous history queries) keeps
+``min_valid_utility`` of the warm start's: the defense's utility bound applies to what is served.
 """
 
 from __future__ import annotations
@@ -58,185 +21,21 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from graphrec.data.split import PAD, Split
+from graphrec.data.split import Split
 from graphrec.eval.ranking import evaluate
 from graphrec.models.batch import SequenceBatch, iter_batches, training_sequences
 from graphrec.models.factory import ModelSpec
-from graphrec.models.recommender import top_k_items
-from graphrec.security.surrogate import list_margin_loss, sample_outside
+from graphrec.security.gro.queries import ServedLists, serve_queries
+from graphrec.security.gro.swap import student_swap_gradient, swap_loss, swap_matrix, swap_targets
+from graphrec.security.surrogate import list_margin_loss
 from graphrec.train.checkpoint import save_checkpoint
 from graphrec.train.trainer import build_for_split
 
 log = logging.getLogger(__name__)
 
 SELECTION_METRIC = "ndcg@10"
-ANONYMOUS_USER = -1
 DEFAULT_LAMBDAS = (0.001, 0.01, 0.1, 1.0)
 """The lambda grid of the paper."""
-
-
-# ---------------------------------------------------------------------------- the GRO pieces
-def swap_matrix(topk: Tensor, num_items: int) -> Tensor:
-    """The ranking as a swap matrix: ``A[b, i, topk[b, i]] = 1``, a leaf that requires grad.
-
-    Args:
-        topk: ranked item ids, best first, ``[B, k]``.
-        num_items: catalogue size ``I``.
-
-    Shapes:
-        output: ``[B, k, I]`` float, exactly one 1 per row.
-    """
-    if topk.dim() != 2:
-        raise ValueError(f"topk must be [B, k], got shape {tuple(topk.shape)}")
-    if topk.numel() and (topk.min() < 0 or topk.max() >= num_items):
-        raise ValueError(f"topk holds item ids outside 0..{num_items - 1}")
-    batch_size, k = topk.shape
-    a = torch.zeros(batch_size, k, num_items, device=topk.device)  # [B, k, I]
-    a.scatter_(2, topk.long().unsqueeze(-1), 1.0)
-    return a.requires_grad_(True)
-
-
-def student_swap_gradient(
-    a: Tensor,
-    student_scores: Tensor,
-    negatives: Tensor,
-    *,
-    margin: float = 0.5,
-    neg_margin: float = 0.5,
-) -> tuple[Tensor, Tensor]:
-    """The student's loss on the target's ranking and its gradient ``G`` w.r.t. ``A``.
-
-    ``c = A @ S_student`` (a ``bmm``), so ``G[b, i, j] = dL/dc[b, i] * S_student[b, j]``: the
-    derivative of the student's loss when item ``j`` takes rank ``i``. The graph is retained so
-    the caller can still back-propagate the loss into the student.
-
-    Args:
-        a: swap matrix ``[B, k, I]`` (requires grad).
-        student_scores: ``[B, I]``.
-        negatives: unlisted item ids ``[B, k]`` (see :func:`sample_negatives`).
-        margin: ``m1``; neg_margin: ``m2``.
-
-    Returns:
-        ``(loss, G)``: a scalar and ``[B, k, I]``.
-    """
-    if not a.requires_grad:
-        raise ValueError("the swap matrix must require grad (build it with swap_matrix)")
-    listed = torch.bmm(a, student_scores.unsqueeze(-1)).squeeze(-1)  # [B, k]
-    neg_scores = student_scores.gather(1, negatives)  # [B, k]
-    loss = list_margin_loss(listed, neg_scores, margin=margin, neg_margin=neg_margin)
-    (grad,) = torch.autograd.grad(loss, a, retain_graph=True)  # [B, k, I]
-    return loss, grad
-
-
-def swap_targets(grad: Tensor, a: Tensor, blocked: Tensor | None = None) -> Tensor:
-    """``A'``: per row, the one-hot of the column where ``G`` is largest.
-
-    An item may be chosen by several rows. Columns in ``blocked`` (items of the query, which the
-    oracle never serves) are not eligible; a row whose gradient is identically zero (all its
-    hinges inactive: the student already ranks it right) keeps its own item, i.e. no swap.
-
-    Args:
-        grad: ``G = dL_student/dA``, ``[B, k, I]``.
-        a: the swap matrix ``[B, k, I]``.
-        blocked: optional bool ``[B, I]``.
-
-    Shapes:
-        output: ``[B, k, I]`` float one-hot rows (no grad).
-    """
-    g = grad.detach()
-    if blocked is not None:
-        g = g.masked_fill(blocked.unsqueeze(1), float("-inf"))  # [B, k, I]
-    best = g.argmax(dim=2)  # [B, k]
-    still = (grad.detach() == 0).all(dim=2)  # [B, k] no active hinge for this rank
-    best = torch.where(still, a.detach().argmax(dim=2), best)  # [B, k]
-    out = torch.zeros_like(g)  # [B, k, I]
-    return out.scatter_(2, best.unsqueeze(-1), 1.0)
-
-
-def swap_loss(
-    a: Tensor, a_prime: Tensor, target_scores: Tensor, swap_margin: float = 0.0
-) -> Tensor:
-    """``(1/k) sum_i max((A_i - A'_i) . S_target + m_swap, 0)``, averaged over the batch.
-
-    Each active term is ``S[a_i] - S[a'_i] + m_swap``: its gradient raises the target's score of
-    ``a'_i`` and lowers that of ``a_i``.
-
-    Args:
-        a, a_prime: ``[B, k, I]``.
-        target_scores: the target's (unmasked, finite) scores ``[B, I]``.
-        swap_margin: ``m_swap`` (default 0, as in the official code).
-    """
-    diff = (a.detach() - a_prime).to(target_scores.dtype)  # [B, k, I]
-    gap = torch.bmm(diff, target_scores.unsqueeze(-1)).squeeze(-1)  # [B, k]
-    return (gap + swap_margin).clamp(min=0).mean()
-
-
-# ---------------------------------------------------------------------------- queries
-def query_batch(
-    batch: SequenceBatch,
-    *,
-    random_prefix: bool = True,
-    repeats: int = 1,
-    generator: torch.Generator | None = None,
-) -> SequenceBatch:
-    """The training sequences as anonymous oracle queries, optionally cut to random prefixes.
-
-    Extraction attacks query prefixes of every length (Yue et al.'s autoregressive queries grow a
-    sequence one item at a time), so defending only full histories would leave most of what an
-    attacker sees untouched. Row ``b`` with ``n`` items becomes its first ``t`` items,
-    ``t ~ U{1..n}``, left-padded again.
-
-    Args:
-        batch: left-padded training inputs ``[B, L]``.
-        random_prefix: cut each row to a random prefix (default True); else keep it whole.
-        repeats: queries per sequence (each with its own prefix length; default 1).
-        generator: RNG for the prefix lengths.
-
-    Shapes:
-        output: users ``[B * repeats]`` (all -1), items ``[B * repeats, L]``.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    items = batch.items.repeat(repeats, 1)  # [R, L]
-    rows, length = items.shape
-    if random_prefix:
-        n = (items != PAD).sum(1)  # [R]
-        draw = torch.rand(rows, generator=generator).to(items.device)  # [R]
-        t = (draw * n).long().clamp(max=n - 1) + 1  # [R] in 1..n
-        shift = (n - t).unsqueeze(1)  # [R, 1] positions to move right
-        cols = torch.arange(length, device=items.device).unsqueeze(0) - shift  # [R, L]
-        items = torch.where(
-            cols >= 0, items.gather(1, cols.clamp(min=0)), torch.full_like(items, PAD)
-        )  # [R, L]
-    users = torch.full((rows,), ANONYMOUS_USER, dtype=torch.long, device=items.device)
-    return SequenceBatch(users=users, items=items)
-
-
-def query_item_mask(batch: SequenceBatch, num_items: int) -> Tensor:
-    """Bool ``[B, I]``: True at the items each query holds (the oracle never serves them)."""
-    mask = torch.zeros(len(batch), num_items + 1, dtype=torch.bool, device=batch.items.device)
-    mask.scatter_(1, batch.items, True)  # [B, I+1], column 0 = PAD
-    return mask[:, 1:]
-
-
-def query_item_ids(batch: SequenceBatch) -> Tensor:
-    """The item ids of each query, -1 where the row is padding, ``[B, L]``."""
-    return torch.where(batch.items != PAD, batch.items - 1, torch.full_like(batch.items, -1))
-
-
-def sample_negatives(
-    topk: Tensor,
-    queries: SequenceBatch,
-    num_items: int,
-    generator: torch.Generator | None = None,
-) -> Tensor:
-    """One uniform item per rank outside the list and outside the query, ``[B, k]``.
-
-    The extraction attack draws its negatives the same way (the oracle never lists a query item,
-    so such an item says nothing about the ranking).
-    """
-    excluded = torch.cat([topk, query_item_ids(queries)], dim=1)  # [B, k + L]
-    return sample_outside(excluded, num_items, topk.shape[1], generator=generator)
 
 
 # ---------------------------------------------------------------------------- one step
@@ -331,50 +130,18 @@ class GROStepOutput:
     grad: Tensor
 
 
-@dataclass
-class ServedLists:
-    """What the oracle would serve for a batch's anonymous queries.
-
-    Attributes:
-        queries: the anonymous prefix queries ``[Q, L]``.
-        blocked: bool ``[Q, I]``, the items of each query (never served).
-        scores: the target's scores ``[Q, I]`` (eval mode; with grad unless under no_grad).
-        topk: the served lists ``[Q, k]``.
-        negatives: one unlisted item per rank ``[Q, k]`` for the student's loss.
-    """
-
-    queries: SequenceBatch
-    blocked: Tensor
-    scores: Tensor
-    topk: Tensor
-    negatives: Tensor
-
-
-def serve_queries(
+def served_lists(
     target: nn.Module, batch: SequenceBatch, config: GROConfig, generator: torch.Generator
 ) -> ServedLists:
-    """The batch as anonymous queries and the target's top-k lists, as the oracle serves them.
-
-    The target scores in eval mode (no dropout, as the oracle answers) and is returned to the
-    mode it was in. Draws the prefixes and the negatives from ``generator``.
-    """
-    num_items = target.num_items
-    queries = query_batch(
+    """:func:`serve_queries` with the prefixes and list length of ``config``."""
+    return serve_queries(
+        target,
         batch,
+        k=config.k,
         random_prefix=config.random_prefix,
         repeats=config.queries_per_sequence,
         generator=generator,
     )
-    blocked = query_item_mask(queries, num_items)  # [Q, I]
-    was_training = target.training
-    target.eval()
-    try:
-        scores = target.full_sort_predict(queries)  # [Q, I]
-    finally:
-        target.train(was_training)
-    topk = top_k_items(scores.detach(), min(config.k, num_items), exclude=blocked)  # [Q, k]
-    negatives = sample_negatives(topk, queries, num_items, generator)  # [Q, k]
-    return ServedLists(queries, blocked, scores, topk, negatives)
 
 
 @contextmanager
@@ -418,7 +185,7 @@ def gro_step(
     num_items = target.num_items
     rec = target.calculate_loss(batch)
 
-    served = serve_queries(target, batch, config, generator)
+    served = served_lists(target, batch, config, generator)
     queries, topk = served.queries, served.topk
     a = swap_matrix(topk, num_items)  # [Q, k, I], leaf with grad
     with student_rng(generator, served.scores.device):
@@ -473,7 +240,7 @@ def warm_up_student(
         total, steps = 0.0, 0
         for batch in iter_batches(data, config.batch_size, shuffle=True, generator=shuffle):
             with torch.no_grad():
-                served = serve_queries(target, batch.to(device), config, generator)
+                served = served_lists(target, batch.to(device), config, generator)
             with student_rng(generator, device):
                 student.train()
                 scores = student.full_sort_predict(served.queries)  # [Q, I]
