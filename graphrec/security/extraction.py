@@ -31,8 +31,9 @@ import torch
 from torch import nn
 
 from graphrec.data.split import Split
+from graphrec.errors import GraphrecError
 from graphrec.eval.ranking import ranking_metrics
-from graphrec.eval.sequences import EvalSequences, eval_sequences
+from graphrec.eval.sequences import EvalSequences, Stage, eval_sequences
 from graphrec.models.batch import SequenceBatch
 from graphrec.security.oracle import Oracle
 from graphrec.security.queries import (
@@ -42,8 +43,10 @@ from graphrec.security.queries import (
     autoregressive_queries,
     label_prefixes,
     random_queries,
+    sequence_accounts,
     sequences_for_budget,
 )
+from graphrec.security.served import list_metrics
 from graphrec.security.surrogate import SurrogateConfig, build_surrogate, fit_surrogate
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,9 @@ class ExtractionConfig:
             (its ``max_len`` is capped there: learned positions beyond the longest query would
             never be trained, yet real histories would use them).
         account: the attacker's account at the oracle (default ``attacker``).
+        accounts: accounts the budget is spread over (default 1): each owns whole sequences
+            (:func:`~graphrec.security.queries.sequence_accounts`) and sequences are cut to at
+            most ``ceil(budget / accounts)`` items, so that every account spends its share.
         eval_account: the account evaluation queries come from (default ``evaluation``).
         seed: the attacker's query randomness (default 0).
     """
@@ -78,6 +84,7 @@ class ExtractionConfig:
     sampling: str = "uniform"
     surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
     account: str = ATTACK_ACCOUNT
+    accounts: int = 1
     eval_account: str = EVAL_ACCOUNT
     seed: int = 0
 
@@ -86,7 +93,7 @@ class ExtractionConfig:
             raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {STRATEGIES}")
         if self.sampling not in SAMPLING:
             raise ValueError(f"unknown sampling {self.sampling!r}; expected one of {SAMPLING}")
-        for name in ("budget", "k", "length"):
+        for name in ("budget", "k", "length", "accounts"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.account == self.eval_account:
@@ -94,6 +101,17 @@ class ExtractionConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def sequence_length(self) -> int:
+        """Items per sequence: ``length``, or less when each account's share is smaller."""
+        return min(self.length, -(-self.budget // self.accounts))
+
+    def account_names(self) -> list[str]:
+        """Every account the attack may send from."""
+        if self.accounts == 1:
+            return [self.account]
+        return [f"{self.account}_{a}" for a in range(self.accounts)]
 
 
 @dataclass
@@ -149,35 +167,36 @@ def extract(oracle: Oracle, num_items: int, config: ExtractionConfig | None = No
     if num_items != oracle.num_items:
         raise ValueError(f"num_items={num_items} but the oracle serves {oracle.num_items} items")
     rng = np.random.default_rng(config.seed)
-    before = oracle.calls_of(config.account)
+    names = config.account_names()
+    before = sum(oracle.calls_of(name) for name in names)
     start = time.perf_counter()
-    count = sequences_for_budget(config.budget, config.length)
+    length = config.sequence_length
+    count = sequences_for_budget(config.budget, length)
+    owners = sequence_accounts(count, config.account, min(config.accounts, count))
     if config.strategy == "random":
-        sequences = random_queries(num_items, count, config.length, rng)
-        answers = label_prefixes(
-            oracle, sequences, config.k, budget=config.budget, account=config.account
-        )
-        sequences = _paid_prefixes(sequences, config.length, config.budget)
+        sequences = random_queries(num_items, count, length, rng)
+        answers = label_prefixes(oracle, sequences, config.k, budget=config.budget, account=owners)
+        sequences = _paid_prefixes(sequences, length, config.budget)
     else:
         sequences, answers = autoregressive_queries(
             oracle,
             num_items,
             count,
-            config.length,
+            length,
             config.k,
             rng,
-            config.account,
+            owners,
             budget=config.budget,
             sampling=config.sampling,
         )
     query_seconds = time.perf_counter() - start
-    calls = oracle.calls_of(config.account) - before
+    calls = sum(oracle.calls_of(name) for name in names) - before
     if calls != len(answers) or calls > config.budget:
         raise RuntimeError(f"attack made {calls} calls for {len(answers)} answers")
+    if not answers:
+        raise GraphrecError("the oracle answered none of the attack's queries")
     start = time.perf_counter()
-    surrogate_config = replace(
-        config.surrogate, max_len=min(config.surrogate.max_len, config.length)
-    )
+    surrogate_config = replace(config.surrogate, max_len=min(config.surrogate.max_len, length))
     surrogate = build_surrogate(sequences, num_items, surrogate_config)
     packed = sequences if surrogate_config.pack == "sequence" else None
     history = fit_surrogate(surrogate, answers, surrogate_config, sequences=packed)
@@ -211,12 +230,14 @@ def evaluate_extraction(
     account: str = EVAL_ACCOUNT,
     max_len: int = 50,
     batch_size: int = 1024,
+    stage: Stage = "test",
 ) -> dict[str, float]:
-    """Agreement@K and accuracy of a surrogate against the black box on the real test split.
+    """Agreement@K and accuracy of a surrogate against the black box on real held-out users.
 
-    Each test user's whole history (train + valid items, time order) is one query: the oracle
+    Each user's whole history before the ``stage`` item (time order) is one query: the oracle
     reads its most recent items and excludes all of them, which is the masked full ranking of
-    the evaluation protocol; the surrogate ranks the same history with the same mask.
+    the evaluation protocol; the surrogate ranks the same history with the same mask. Choices
+    (a defense's lambda, a gate's threshold) read ``stage="valid"``; reports read ``"test"``.
 
     Args:
         surrogate: any recommender over the same catalogue (``full_sort_predict``).
@@ -226,6 +247,7 @@ def evaluate_extraction(
         account: the evaluation account (default ``evaluation``).
         max_len: input length of the surrogate (default 50).
         batch_size: users per forward pass (default 1024).
+        stage: ``"test"`` (default) or ``"valid"``: whose held-out items are ranked.
 
     Returns:
         ``agreement@K`` for every K, ``surrogate_hit@10``, ``surrogate_ndcg@10``,
@@ -234,10 +256,10 @@ def evaluate_extraction(
     """
     if not ks or any(k < 1 for k in ks):
         raise ValueError(f"ks must be positive cut-offs, got {list(ks)}")
-    data = eval_sequences(split, "test", max_len)
+    data = eval_sequences(split, stage, max_len)
     n = len(data)
     if n == 0:
-        raise ValueError("the split has no test users")
+        raise ValueError(f"the split has no {stage} users")
     depth = max(max(ks), 10)
     histories = [data.seen(row) for row in range(n)]
     before = eval_oracle.calls_of(account)
@@ -253,12 +275,9 @@ def evaluate_extraction(
         metrics[f"agreement@{k}"] = float(np.mean(overlap)) / k
     metrics["surrogate_hit@10"] = surrogate_metrics["hit@10"]
     metrics["surrogate_ndcg@10"] = surrogate_metrics["ndcg@10"]
-    targets = data.targets.numpy()
-    ranks = [_rank_in(t[:10], int(target)) for t, target in zip(target_lists, targets, strict=True)]
-    metrics["target_hit@10"] = float(np.mean([r is not None for r in ranks]))
-    metrics["target_ndcg@10"] = float(
-        np.mean([0.0 if r is None else 1.0 / math.log2(r + 1) for r in ranks])
-    )
+    served = list_metrics(target_lists, data.targets.numpy())
+    metrics["target_hit@10"] = served["hit@10"]
+    metrics["target_ndcg@10"] = served["ndcg@10"]
     target_ndcg = metrics["target_ndcg@10"]
     metrics["attack_success"] = (
         metrics["surrogate_ndcg@10"] / target_ndcg if target_ndcg > 0 else math.nan
@@ -274,8 +293,9 @@ def run_extraction(
     config: ExtractionConfig | None = None,
     *,
     eval_oracle: Oracle | None = None,
+    stage: Stage = "test",
 ) -> ExtractionResult:
-    """Attack ``oracle`` within the budget, then evaluate the surrogate on ``split``'s test users.
+    """Attack ``oracle`` within the budget, then evaluate the surrogate on ``split``'s users.
 
     Args:
         oracle: the black box the attacker queries.
@@ -283,6 +303,7 @@ def run_extraction(
         config: the attack (default :class:`ExtractionConfig`).
         eval_oracle: the black box evaluation queries (default ``oracle``, from
             ``config.eval_account``, counted apart from the attack budget).
+        stage: the held-out items the metrics rank (``"test"``, default, or ``"valid"``).
     """
     config = config or ExtractionConfig()
     start = time.perf_counter()
@@ -293,6 +314,7 @@ def run_extraction(
         split,
         account=config.eval_account,
         max_len=attack.max_len,
+        stage=stage,
     )
     metrics.update(
         oracle_calls=float(attack.oracle_calls),
@@ -372,14 +394,6 @@ def _surrogate_ranking(
     finally:
         surrogate.train(was_training)
     return out, {name: float(torch.cat(v).mean()) for name, v in per_user.items()}
-
-
-def _rank_in(listed: Sequence[int], item: int) -> int | None:
-    """1-based rank of ``item`` in ``listed``, or None."""
-    for rank, candidate in enumerate(listed, start=1):
-        if candidate == item:
-            return rank
-    return None
 
 
 def _paid_prefixes(sequences: list[np.ndarray], length: int, budget: int) -> list[np.ndarray]:

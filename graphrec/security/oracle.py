@@ -137,10 +137,8 @@ class Oracle:
         order; at the first refusal the queries before it are answered, counted and logged, and
         :class:`QueryRefused` carries their answers.
         """
-        self._check_k(k)
-        if not isinstance(account, str) or not account:
-            raise ValueError(f"account must be a non-empty string, got {account!r}")
-        checked = [self._check_query(q, position) for position, q in enumerate(queries)]
+        self._check_account(account)
+        checked = self._check_queries(queries, k)
         allowed = checked
         refused_at: int | None = None
         if self.gate is not None:
@@ -149,14 +147,39 @@ class Oracle:
                     refused_at = position
                     allowed = checked[:position]
                     break
-        answers = self._answer(allowed, k)
-        self._calls[account] = self._calls.get(account, 0) + len(allowed)
-        self._log.setdefault(account, []).extend(allowed)
+        self._open([account])
+        answers = self._serve([account] * len(allowed), allowed, k)
         if refused_at is not None:
             self._refused[account] = self._refused.get(account, 0) + 1
             log.info("oracle refused account %r after %d queries", account, self.calls_of(account))
             raise QueryRefused(account, checked[refused_at], answers)
         return answers
+
+    def recommend_many(
+        self, queries: Sequence[Sequence[int]], accounts: Sequence[str], k: int = 100
+    ) -> list[list[int] | None]:
+        """Queries from several accounts at once (one per query), in the order they were sent.
+
+        The multi-account client of an attacker that spreads its budget: the gate is asked for
+        every query in order and a refused query gets ``None`` (its account is told no more than
+        a refusal); the others are answered, counted and logged under their own account.
+        """
+        if len(accounts) != len(queries):
+            raise ValueError(f"{len(accounts)} accounts for {len(queries)} queries")
+        for account in set(accounts):
+            self._check_account(account)
+        checked = self._check_queries(queries, k)
+        self._open(accounts)
+        served = list(range(len(checked)))
+        if self.gate is not None:
+            served = [i for i, q in enumerate(checked) if self.gate(accounts[i], q)]
+            for i in sorted(set(range(len(checked))) - set(served)):
+                self._refused[accounts[i]] = self._refused.get(accounts[i], 0) + 1
+        answers = self._serve([accounts[i] for i in served], [checked[i] for i in served], k)
+        out: list[list[int] | None] = [None] * len(checked)
+        for i, answer in zip(served, answers, strict=True):
+            out[i] = answer
+        return out
 
     # ------------------------------------------------------------------ accounting
     @property
@@ -200,6 +223,15 @@ class Oracle:
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= self.max_k:
             raise ValueError(f"k must be an integer in 1..{self.max_k}, got {k!r}")
 
+    @staticmethod
+    def _check_account(account: str) -> None:
+        if not isinstance(account, str) or not account:
+            raise ValueError(f"account must be a non-empty string, got {account!r}")
+
+    def _check_queries(self, queries: Sequence[Sequence[int]], k: int) -> list[Query]:
+        self._check_k(k)
+        return [self._check_query(q, position) for position, q in enumerate(queries)]
+
     def _check_query(self, query: Sequence[int], position: int) -> Query:
         array = np.asarray(query)
         if array.ndim != 1 or len(array) == 0:
@@ -214,33 +246,82 @@ class Oracle:
             )
         return tuple(int(i) for i in array)
 
-    @torch.no_grad()
-    def _answer(self, queries: list[Query], k: int) -> list[list[int]]:
-        answers: list[list[int]] = []
-        model = self.__model
-        was_training = model.training
-        model.eval()
-        try:
-            for lo in range(0, len(queries), self._batch_size):
-                chunk = queries[lo : lo + self._batch_size]
-                arrays = [np.asarray(q, dtype=np.int64) for q in chunk]
-                batch = SequenceBatch(
-                    users=torch.full((len(chunk),), ANONYMOUS_USER, dtype=torch.long),
-                    items=pad_sequences(arrays, self.max_len),  # [b, L], the most recent items
-                ).to(self.__device)
-                scores = model.full_sort_predict(batch).float()  # [b, I]
-                rows = torch.from_numpy(np.repeat(np.arange(len(chunk)), [len(a) for a in arrays]))
-                cols = torch.from_numpy(np.concatenate(arrays))
-                seen = torch.zeros(len(chunk), self.num_items, dtype=torch.bool)  # [b, I]
-                seen[rows, cols] = True
-                scores = scores.masked_fill(seen.to(scores.device), float("-inf"))  # [b, I]
-                best = scores.topk(k, dim=1)  # [b, k]
-                ids = best.indices.cpu().numpy()
-                listed = (best.values > float("-inf")).cpu().numpy()  # [b, k]
-                answers.extend(row[keep].tolist() for row, keep in zip(ids, listed, strict=True))
-        finally:
-            model.train(was_training)
+    def _open(self, accounts: Sequence[str]) -> None:
+        """Accounts that asked exist in the counts and logs, even with nothing answered."""
+        for account in accounts:
+            self._calls.setdefault(account, 0)
+            self._log.setdefault(account, [])
+
+    def _serve(self, accounts: list[str], queries: list[Query], k: int) -> list[list[int]]:
+        """Answer admitted queries with the model :meth:`_models_for` picks; count and log them."""
+        models = self._models_for(accounts, queries, k)
+        answers: list[list[int]] = [[] for _ in queries]
+        for model in {id(m): m for m in models}.values():
+            rows = [i for i, m in enumerate(models) if m is model]
+            lists = served_lists(
+                model,
+                [queries[i] for i in rows],
+                k,
+                max_len=self.max_len,
+                batch_size=self._batch_size,
+                device=self.__device,
+            )
+            for i, answer in zip(rows, lists, strict=True):
+                answers[i] = answer
+        for account, query in zip(accounts, queries, strict=True):
+            self._calls[account] = self._calls.get(account, 0) + 1
+            self._log.setdefault(account, []).append(query)
         return answers
+
+    def _models_for(self, accounts: list[str], queries: list[Query], k: int) -> list[nn.Module]:
+        """The model answering each admitted query (of ``k`` items, from ``accounts``).
+
+        Here always the one model; a gated service routes some accounts elsewhere
+        (:class:`graphrec.security.gate.GatedOracle`).
+        """
+        return [self.__model] * len(queries)
+
+
+@torch.no_grad()
+def served_lists(
+    model: nn.Module,
+    queries: Sequence[Query],
+    k: int,
+    *,
+    max_len: int,
+    batch_size: int = 1024,
+    device: torch.device | str = "cpu",
+) -> list[list[int]]:
+    """The top-``k`` ids ``model`` serves for each anonymous query, its own items excluded.
+
+    The model reads the most recent ``max_len`` items and runs in eval mode (restored after).
+    A list is shorter than ``k`` only when fewer than ``k`` items are not in the query.
+    """
+    answers: list[list[int]] = []
+    num_items = int(model.num_items)
+    was_training = model.training
+    model.eval()
+    try:
+        for lo in range(0, len(queries), batch_size):
+            chunk = queries[lo : lo + batch_size]
+            arrays = [np.asarray(q, dtype=np.int64) for q in chunk]
+            batch = SequenceBatch(
+                users=torch.full((len(chunk),), ANONYMOUS_USER, dtype=torch.long),
+                items=pad_sequences(arrays, max_len),  # [b, L], the most recent items
+            ).to(device)
+            scores = model.full_sort_predict(batch).float()  # [b, I]
+            rows = torch.from_numpy(np.repeat(np.arange(len(chunk)), [len(a) for a in arrays]))
+            cols = torch.from_numpy(np.concatenate(arrays))
+            seen = torch.zeros(len(chunk), num_items, dtype=torch.bool)  # [b, I]
+            seen[rows, cols] = True
+            scores = scores.masked_fill(seen.to(scores.device), float("-inf"))  # [b, I]
+            best = scores.topk(k, dim=1)  # [b, k]
+            ids = best.indices.cpu().numpy()
+            listed = (best.values > float("-inf")).cpu().numpy()  # [b, k]
+            answers.extend(row[keep].tolist() for row, keep in zip(ids, listed, strict=True))
+    finally:
+        model.train(was_training)
+    return answers
 
 
 def load_oracle(

@@ -15,8 +15,11 @@ calls; a service bills (and a monitor sees) calls, so here the budget is a numbe
 and generation stops exactly when it is spent: the first ``budget // L`` sequences get all ``L``
 prefixes answered and one more gets the remainder.
 
-All sequences of a run grow in lock-step, one :meth:`Oracle.recommend_batch` per step, so the
-oracle scores hundreds of prefixes per forward pass.
+All sequences of a run grow in lock-step, one :meth:`Oracle.recommend_many` per step, so the
+oracle scores hundreds of prefixes per forward pass. An attacker may spread its budget over many
+accounts (to stay under a per-account monitor): each sequence is then sent from one account
+(:func:`sequence_accounts`), and a sequence whose query is refused stops growing; the attacker
+keeps every answer it got.
 """
 
 from __future__ import annotations
@@ -35,6 +38,24 @@ SAMPLING = ("uniform", "rank")
 
 Answer = tuple[tuple[int, ...], tuple[int, ...]]
 """(query prefix, the top-k item ids the oracle returned for it)."""
+
+
+Accounts = str | Sequence[str]
+"""One account for every sequence, or the account of each sequence."""
+
+
+def sequence_accounts(num_sequences: int, account: str, num_accounts: int) -> list[str]:
+    """The account each sequence is sent from: ``num_accounts`` contiguous, near-equal blocks.
+
+    With one account it is ``account`` itself; with more, ``"{account}_{a}"`` for ``a = 0..N-1``
+    (each account owns whole sequences, so it sends its own prefixes, as an independent attacker
+    with a share of the budget would).
+    """
+    _check_sizes(num_sequences=num_sequences, num_accounts=num_accounts)
+    if num_accounts == 1:
+        return [account] * num_sequences
+    owner = np.arange(num_sequences) * num_accounts // num_sequences
+    return [f"{account}_{int(a)}" for a in owner]
 
 
 def random_queries(
@@ -81,15 +102,17 @@ def label_prefixes(
     k: int,
     *,
     budget: int | None = None,
-    account: str = ATTACK_ACCOUNT,
+    account: Accounts = ATTACK_ACCOUNT,
 ) -> list[Answer]:
     """Ask the oracle for the top-``k`` of every prefix of every sequence, within ``budget`` calls.
 
     Prefixes are paid for sequence by sequence (the first sequences get all their prefixes), and
-    asked step by step: all length-1 prefixes in one batch, then all length-2 prefixes, ...
+    asked step by step: all length-1 prefixes in one batch, then all length-2 prefixes, ... A
+    refused prefix ends its sequence (see the module doc).
 
     Returns:
-        ``(prefix, top-k)`` pairs, one per oracle call, ordered by prefix length then sequence.
+        ``(prefix, top-k)`` pairs, one per answered oracle call, ordered by prefix length then
+        sequence.
     """
     _check_sizes(k=k)
     arrays = [np.asarray(s, dtype=np.int64) for s in sequences]
@@ -99,12 +122,17 @@ def label_prefixes(
     if budget is not None:
         _check_sizes(budget=budget)
     allowance = _ragged_allowance(lengths, budget)
+    owners = _owners(account, len(arrays))
     answers: list[Answer] = []
     for step in range(int(allowance.max(initial=0))):
         active = np.flatnonzero(allowance > step)
         prefixes = [tuple(int(i) for i in arrays[j][: step + 1]) for j in active]
-        lists = oracle.recommend_batch(prefixes, k, account=account)
-        answers.extend((p, tuple(t)) for p, t in zip(prefixes, lists, strict=True))
+        lists = oracle.recommend_many(prefixes, [owners[j] for j in active], k)
+        for j, prefix, returned in zip(active, prefixes, lists, strict=True):
+            if returned is None:
+                allowance[j] = step  # refused: the sequence ends here
+            else:
+                answers.append((prefix, tuple(returned)))
     return answers
 
 
@@ -115,7 +143,7 @@ def autoregressive_queries(
     length: int,
     k: int,
     rng: np.random.Generator,
-    account: str = ATTACK_ACCOUNT,
+    account: Accounts = ATTACK_ACCOUNT,
     *,
     budget: int | None = None,
     sampling: str = "uniform",
@@ -138,15 +166,15 @@ def autoregressive_queries(
         length: items per sequence.
         k: list length asked of the oracle (Yue et al.: 100).
         rng: the attacker's random generator (same seed, same oracle: same sequences).
-        account: the account the queries are sent from.
+        account: the account the queries are sent from, or one account per sequence.
         budget: oracle calls allowed (default ``num_sequences * length``); exactly
             ``min(budget, num_sequences * length)`` calls are made.
         sampling: ``uniform`` or ``rank`` (see above).
 
     Returns:
         ``(sequences, answers)``: the grown sequences (the last may be shorter when the budget
-        ends inside it; sequences the budget never reached are not returned) and one
-        ``(prefix, top-k)`` pair per oracle call.
+        ends inside it; sequences the budget never reached, or whose first query was refused,
+        are not returned) and one ``(prefix, top-k)`` pair per answered oracle call.
     """
     _check_sizes(num_items=num_items, num_sequences=num_sequences, length=length, k=k)
     if sampling not in SAMPLING:
@@ -158,18 +186,32 @@ def autoregressive_queries(
     allowance = prefix_allowance(num_sequences, length, budget)
     reached = int((allowance > 0).sum())
     allowance = allowance[:reached]
+    owners = _owners(account, num_sequences)
     sequences: list[list[int]] = [[int(i)] for i in rng.integers(0, num_items, size=reached)]
     answers: list[Answer] = []
     for step in range(int(allowance.max(initial=0))):
         active = np.flatnonzero(allowance > step)
         prefixes = [tuple(sequences[j]) for j in active]
-        lists = oracle.recommend_batch(prefixes, k, account=account)
-        answers.extend((p, tuple(t)) for p, t in zip(prefixes, lists, strict=True))
-        for j, returned in zip(active, lists, strict=True):
+        lists = oracle.recommend_many(prefixes, [owners[j] for j in active], k)
+        for j, prefix, returned in zip(active, prefixes, lists, strict=True):
+            if returned is None:
+                allowance[j] = step  # refused: the sequence ends with what it has
+                continue
+            answers.append((prefix, tuple(returned)))
             if len(sequences[j]) < min(length, allowance[j]) and returned:
                 sequences[j].append(int(returned[_pick(len(returned), rng, sampling)]))
     log.debug("autoregressive: %d sequences, %d oracle calls", reached, len(answers))
-    return [np.asarray(s, dtype=np.int64) for s in sequences], answers
+    answered = [s for s, paid in zip(sequences, allowance, strict=True) if paid > 0]
+    return [np.asarray(s, dtype=np.int64) for s in answered], answers
+
+
+def _owners(account: Accounts, num_sequences: int) -> list[str]:
+    """The account of each of ``num_sequences`` sequences."""
+    if isinstance(account, str):
+        return [account] * num_sequences
+    if len(account) < num_sequences:
+        raise ValueError(f"{len(account)} accounts for {num_sequences} sequences")
+    return list(account)
 
 
 def _pick(size: int, rng: np.random.Generator, sampling: str) -> int:

@@ -330,8 +330,14 @@ def test_attack_touches_only_the_oracle_interface(target) -> None:
     config = ExtractionConfig(budget=17, k=10, length=6, surrogate=replace(SMALL, epochs=1))
     attack = extract(spy, split.num_items, config)
     assert attack.oracle_calls == 17 == spy.calls_of("attacker") == len(attack.answers)
-    assert set(spy._outer) <= {"recommend", "recommend_batch", "calls_of", "num_items"}
-    assert "recommend_batch" in spy._outer
+    assert set(spy._outer) <= {
+        "recommend",
+        "recommend_batch",
+        "recommend_many",
+        "calls_of",
+        "num_items",
+    }
+    assert "recommend_many" in spy._outer
     with pytest.raises(TypeError, match="Oracle"):
         extract(oracle._Oracle__model, split.num_items, config)
 

@@ -136,6 +136,17 @@ def test_gate_refuses_flagged_accounts() -> None:
     assert oracle.query_log["good"] == [(1,), (2,), (3,)]
 
 
+def test_many_accounts_answer_in_order_and_refusals_are_none() -> None:
+    oracle = make_oracle(gate=lambda account, query: account != "bad")
+    answers = oracle.recommend_many([[1], [2], [3]], ["a", "bad", "b"], k=2)
+    assert answers == [[2, 3], None, [4, 5]]
+    assert oracle.calls_by_account == {"a": 1, "bad": 0, "b": 1}
+    assert oracle.refused_by_account == {"bad": 1}
+    assert oracle.query_log["b"] == [(3,)]
+    with pytest.raises(ValueError, match="2 accounts for 3 queries"):
+        oracle.recommend_many([[1], [2], [3]], ["a", "b"], k=2)
+
+
 def test_model_mode_is_restored() -> None:
     model = NextInLine().train()
     Oracle(model, max_len=4, max_k=10).recommend([1], k=2)
@@ -153,6 +164,7 @@ def test_public_surface_exposes_no_model_or_scores() -> None:
     assert {n for n in public if callable(getattr(oracle, n))} == {
         "recommend",
         "recommend_batch",
+        "recommend_many",
         "calls_of",
         "reset_counts",
     }

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from graphrec.errors import GraphrecError
+from graphrec.security.conformal import conformal_quantile
 
 log = logging.getLogger(__name__)
 
@@ -173,18 +174,4 @@ def account_limit(counts: np.ndarray, account_fpr: float) -> int:
     ``n < 1 / a - 1`` that rank is beyond the largest count: the limit is then the largest
     count and the guarantee does not hold (a warning says so).
     """
-    if not 0 <= account_fpr < 1:
-        raise ValueError(f"account_fpr must be in [0, 1), got {account_fpr}")
-    if len(counts) == 0:
-        raise GraphrecError("no calibration accounts")
-    ordered = np.sort(np.asarray(counts))
-    rank = int(math.ceil((len(ordered) + 1) * (1 - account_fpr)))
-    if rank > len(ordered):
-        log.warning(
-            "only %d calibration accounts: a %.4g%% account FPR cannot be guaranteed; "
-            "using the largest benign count as the limit",
-            len(ordered),
-            100 * account_fpr,
-        )
-        rank = len(ordered)
-    return int(ordered[rank - 1])
+    return int(conformal_quantile(counts, account_fpr))
