@@ -87,13 +87,21 @@ def _recommend_stage(ctx: DemoContext) -> dict[str, Any]:
 
 
 def _security_stage(ctx: DemoContext) -> dict[str, Any]:
-    """Attack the demo's graphrec model, GRO-fine-tune it briefly, and run SEAT (small budgets)."""
-    from graphrec.eval.ranking import evaluate
+    """Attack the demo's graphrec model, GRO-fine-tune it briefly, detect the attack at matched
+    volume (SEAT and the query-stream detector) and serve suspected accounts misinformation."""
+    import numpy as np
+
     from graphrec.models.factory import ModelSpec
     from graphrec.security.extraction import ExtractionConfig, run_extraction
+    from graphrec.security.gate import GatedOracle, PermutedRecommender, StreamGate
     from graphrec.security.gro import GROConfig, train_gro
     from graphrec.security.oracle import Oracle
-    from graphrec.security.report import SecurityReportConfig, seat_evaluation
+    from graphrec.security.report import (
+        SecurityReportConfig,
+        detector_evaluation,
+        fit_detectors,
+    )
+    from graphrec.security.served import served_model_metrics
     from graphrec.train.checkpoint import load_checkpoint
 
     if "graphrec" not in ctx.models:
@@ -102,40 +110,50 @@ def _security_stage(ctx: DemoContext) -> dict[str, Any]:
     spec = ModelSpec(**load_checkpoint(ctx.out_dir / "runs" / "graphrec" / "best.pt")["model_spec"])
     max_len = spec.max_len
     attack = ExtractionConfig(budget=3000, length=30)
-    undefended = run_extraction(
-        Oracle(target, max_len=max_len),
-        ctx.split,
-        attack,
-        eval_oracle=Oracle(target, max_len=max_len),
+    report = SecurityReportConfig(
+        attack=attack, volumes=(50,), accounts_needed_candidates=(1, 10, 100)
     )
-    defended = train_gro(
-        GROConfig(lamb=0.1, epochs=2, max_len=max_len, seed=ctx.seed),
-        ctx.split,
-        spec,
-        init_state=target.state_dict(),
-    ).model
-    attacked = run_extraction(
-        Oracle(defended, max_len=max_len),
-        ctx.split,
-        attack,
-        eval_oracle=Oracle(defended, max_len=max_len),
-    )
-    seat = seat_evaluation(
-        target,
-        ctx.split,
-        SecurityReportConfig(attack=attack, attack_accounts=5),
-        max_len=max_len,
-        seed=ctx.seed,
-    )
-    ndcg = [evaluate(m, ctx.split, "test", max_len=max_len)["ndcg@10"] for m in (target, defended)]
+    detectors = fit_detectors(target, ctx.split, report, max_len=max_len, seed=ctx.seed)
+    popularity = np.bincount(ctx.split.train["item"].to_numpy(), minlength=ctx.split.num_items)
+    services = {
+        "undefended": Oracle(target, max_len=max_len),
+        "GRO": Oracle(
+            train_gro(
+                GROConfig(
+                    lamb=0.1, epochs=2, min_valid_utility=0.95, max_len=max_len, seed=ctx.seed
+                ),
+                ctx.split,
+                spec,
+                init_state=target.state_dict(),
+            ).model,
+            max_len=max_len,
+        ),
+        "gated": GatedOracle(
+            target,
+            PermutedRecommender(target, popularity, seed=ctx.seed),
+            StreamGate(detectors.stream),
+            max_len=max_len,
+        ),
+    }
+    agreement = {
+        name: run_extraction(
+            service, ctx.split, attack, eval_oracle=Oracle(target, max_len=max_len)
+        ).metrics["agreement@10"]
+        for name, service in services.items()
+    }
+    figures = detector_evaluation(target, ctx.split, detectors, report, max_len=max_len)
+    volume = {row["detector"]: row for row in figures["matched_volume"]}
+    served = served_model_metrics(target, ctx.split, "test", max_len=max_len)["ndcg@10"]
     return {
         "oracle calls per attack": attack.budget,
-        "Agreement@10 undefended / GRO": (
-            f"{undefended.metrics['agreement@10']:.3f} / {attacked.metrics['agreement@10']:.3f}"
+        "Agreement@10 undefended / GRO / gated": " / ".join(
+            f"{agreement[name]:.3f}" for name in services
         ),
-        "NDCG@10 undefended / GRO": f"{ndcg[0]:.4f} / {ndcg[1]:.4f}",
-        "SEAT detection / FPR": f"{seat['seat_detection_rate']:.2f} / {seat['seat_fpr']:.3f}",
-        "SEAT accounts needed": seat["accounts_needed"],
+        "served NDCG@10 undefended": f"{served:.4f}",
+        "ROC-AUC at 50 queries SEAT / stream": (
+            f"{volume['SEAT'].get('roc_auc', float('nan')):.3f} / "
+            f"{volume['stream'].get('roc_auc', float('nan')):.3f}"
+        ),
     }
 
 

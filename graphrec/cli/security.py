@@ -101,13 +101,14 @@ def gro(
     epochs: Annotated[int, typer.Option(help="GRO fine-tuning epochs.")] = 5,
     min_utility: Annotated[
         float,
-        typer.Option(help="Keep the last epoch with this share of the target's valid NDCG@10."),
+        typer.Option(help="Keep the last epoch with this share of the served valid NDCG@10."),
     ] = 0.95,
 ) -> None:
     """Fine-tune the target with GRO (Zhang et al., WSDM 2024); print utility preservation."""
     from graphrec.eval.ranking import evaluate as evaluate_ranking
     from graphrec.models.factory import ModelSpec
     from graphrec.security.gro import GROConfig, train_gro
+    from graphrec.security.served import served_model_metrics
     from graphrec.train.checkpoint import load_checkpoint
     from graphrec.train.trainer import load_trained
 
@@ -121,10 +122,15 @@ def gro(
         seed=config.seed,
     )
     target = evaluate_ranking(model, split, "test", max_len=config.data.max_len)
+    target["served_ndcg@10"] = served_model_metrics(
+        model, split, "test", max_len=config.data.max_len
+    )["ndcg@10"]
     result = train_gro(gro_config, split, spec, init_state=model.state_dict(), run_dir=out)
     typer.echo(metrics_table({"undefended": target, f"GRO lambda={lamb:g}": result.test}))
     typer.echo(
-        f"utility preservation {result.test['ndcg@10'] / target['ndcg@10']:.3f}; saved in {out}"
+        f"utility preservation {result.test['ndcg@10'] / target['ndcg@10']:.3f} (user-fused), "
+        f"{result.test['served_ndcg@10'] / target['served_ndcg@10']:.3f} (served); "
+        f"epoch {result.best_epoch} chosen on validation; saved in {out}"
     )
 
 
@@ -134,20 +140,24 @@ def seat(
     budget: BudgetOption = 10_000,
     strategy: StrategyOption = "autoregressive",
     k: KOption = 100,
-    attack_accounts: Annotated[int, typer.Option(help="Single-account attacks to score.")] = 20,
     json_out: JsonOption = None,
 ) -> None:
-    """Fit SEAT on benign replays, calibrate on held-out users, score attacks and benign users."""
+    """Fit SEAT and the query-stream detector on benign replays; score them at matched volume."""
     from graphrec.io import write_json
-    from graphrec.security.report import SecurityReportConfig, seat_evaluation
+    from graphrec.security.report import (
+        SecurityReportConfig,
+        detector_evaluation,
+        fit_detectors,
+    )
+    from graphrec.security.report_format import volume_table
     from graphrec.train.trainer import load_trained
 
     model, split, config = load_trained(run_dir)
-    report = SecurityReportConfig(
-        attack=_attack_config(budget, strategy, k, 30, 0), attack_accounts=attack_accounts
-    )
-    figures = seat_evaluation(model, split, report, max_len=config.data.max_len, seed=config.seed)
-    typer.echo(metrics_table({"SEAT": figures}))
+    report = SecurityReportConfig(attack=_attack_config(budget, strategy, k, 30, 0))
+    max_len = config.data.max_len
+    detectors = fit_detectors(model, split, report, max_len=max_len, seed=config.seed)
+    figures = detector_evaluation(model, split, detectors, report, max_len=max_len)
+    typer.echo(volume_table(figures))
     if json_out is not None:
         write_json(json_out, figures)
 
@@ -166,24 +176,42 @@ def report(
     length: Annotated[int, typer.Option(help="Items per synthetic query sequence.")] = 30,
     lambdas: Annotated[str, typer.Option(help="GRO lambdas to sweep.")] = "0.01,0.1,1",
     gro_epochs: Annotated[int, typer.Option(help="GRO fine-tuning epochs per lambda.")] = 5,
+    accounts: Annotated[
+        str, typer.Option(help="Accounts the attack spreads its budget over (comma-separated).")
+    ] = "1,5,20,50,100,200",
+    volumes: Annotated[
+        str, typer.Option(help="Queries per account of the matched-volume table.")
+    ] = "25,50,100,200,500",
     target: Annotated[
         Path | None, typer.Option(help="Defend this trained run instead of training a target.")
     ] = None,
 ) -> None:
-    """Train a target, attack it, GRO at several lambdas, SEAT on and off: one table."""
+    """Train, attack, GRO (chosen on validation), SEAT and stream detection at matched volume,
+    and the detector-gated defense against attacks spread over many accounts."""
     from graphrec.io import write_json
-    from graphrec.security.report import SecurityReportConfig, format_report, security_report
+    from graphrec.security.report import SecurityReportConfig, security_report
+    from graphrec.security.report_format import format_report
 
     config = resolve_config(ctx, config_path, overrides)
     if source is not None:
         config = replace(config, data=replace(config.data, source=source))
     settings = SecurityReportConfig(
         attack=_attack_config(budget, strategy, k, length, 0),
-        lambdas=tuple(float(x) for x in lambdas.split(",")),
+        lambdas=_floats(lambdas),
         gro_epochs=gro_epochs,
+        account_grid=tuple(int(x) for x in _floats(accounts)),
+        volumes=tuple(int(x) for x in _floats(volumes)),
         target_run=target,
     )
     table = security_report(config, run_dir, settings)
     typer.echo(format_report(table))
     if json_out is not None:
         write_json(json_out, table)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers."""
+    try:
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError as error:
+        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from error

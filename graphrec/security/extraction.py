@@ -156,20 +156,22 @@ class ExtractionResult:
     config: ExtractionConfig
 
 
-def extract(oracle: Oracle, num_items: int, config: ExtractionConfig | None = None) -> Attack:
-    """Run the attack: query the black box within the budget, then train a surrogate.
+def send_queries(
+    oracle: Oracle, num_items: int, config: ExtractionConfig
+) -> tuple[list[np.ndarray], list[Answer]]:
+    """The attack's query phase: spend the budget (over ``config.accounts`` accounts).
 
-    Only the oracle and the catalogue size come in: the attacker holds no model, no data.
+    Returns:
+        ``(sequences, answers)``: the synthetic sequences (the surrogate's pseudo-users) and one
+        ``(prefix, top-k)`` pair per answered oracle call.
     """
-    config = config or ExtractionConfig()
     if not isinstance(oracle, Oracle):
-        raise TypeError(f"extract needs an Oracle, got {type(oracle).__name__}")
+        raise TypeError(f"the attack needs an Oracle, got {type(oracle).__name__}")
     if num_items != oracle.num_items:
         raise ValueError(f"num_items={num_items} but the oracle serves {oracle.num_items} items")
     rng = np.random.default_rng(config.seed)
     names = config.account_names()
     before = sum(oracle.calls_of(name) for name in names)
-    start = time.perf_counter()
     length = config.sequence_length
     count = sequences_for_budget(config.budget, length)
     owners = sequence_accounts(count, config.account, min(config.accounts, count))
@@ -189,12 +191,25 @@ def extract(oracle: Oracle, num_items: int, config: ExtractionConfig | None = No
             budget=config.budget,
             sampling=config.sampling,
         )
-    query_seconds = time.perf_counter() - start
     calls = sum(oracle.calls_of(name) for name in names) - before
     if calls != len(answers) or calls > config.budget:
         raise RuntimeError(f"attack made {calls} calls for {len(answers)} answers")
+    return sequences, answers
+
+
+def extract(oracle: Oracle, num_items: int, config: ExtractionConfig | None = None) -> Attack:
+    """Run the attack: query the black box within the budget, then train a surrogate.
+
+    Only the oracle and the catalogue size come in: the attacker holds no model, no data.
+    """
+    config = config or ExtractionConfig()
+    start = time.perf_counter()
+    sequences, answers = send_queries(oracle, num_items, config)
+    query_seconds = time.perf_counter() - start
+    calls = len(answers)
     if not answers:
         raise GraphrecError("the oracle answered none of the attack's queries")
+    length = config.sequence_length
     start = time.perf_counter()
     surrogate_config = replace(config.surrogate, max_len=min(config.surrogate.max_len, length))
     surrogate = build_surrogate(sequences, num_items, surrogate_config)

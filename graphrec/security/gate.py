@@ -11,9 +11,11 @@ gated account gets lists of the same length, in the same format, from a model th
 coherent.
 
 * :class:`StreamGate` holds the per-account state and decides, query by query, which model
-  answers. The transition rank of a query is taken under the model that was serving the account,
-  so an attacker following misinformed lists keeps following "the list" and stays gated, while a
-  benign user wrongly gated moves off those lists and falls back below the threshold.
+  answers. The transition rank of a query is taken under the model that served the account its
+  prefix (the service remembers which model answered each query of an account; a prefix the
+  account never asked is ranked under the model serving it now). So an attacker following
+  misinformed lists keeps following "the list" and stays gated, while a benign user wrongly
+  gated moves off those lists and falls back below the threshold.
 * :class:`GatedOracle` is the service: an :class:`~graphrec.security.oracle.Oracle` that routes
   each admitted query to the model the gate picks. The attacker holds only the oracle; the gate
   (and its statistics) stay with the defender.
@@ -103,18 +105,24 @@ class StreamGate:
         self.gated_queries: dict[str, int] = {}
         self.queries: dict[str, int] = {}
         self._ratios: dict[str, np.ndarray] = {}
+        self._served_by_defended: dict[str, dict[Query, bool]] = {}
 
     def is_gated(self, account: str) -> bool:
         """Whether the account's next query would be answered by the defended model."""
         ratios = self._ratios.get(account)
         return ratios is not None and bool((ratios > self.thresholds).any())
 
-    def route(self, account: str, rank_undefended: int, rank_defended: int, k: int) -> bool:
-        """Add one query's transition (ranked under the model serving the account) and route it."""
-        rank = rank_defended if self.is_gated(account) else rank_undefended
+    def route(
+        self, account: str, query: Query, rank_undefended: int, rank_defended: int, k: int
+    ) -> bool:
+        """Add one query's transition (ranked under the model that served its prefix); route it."""
+        served = self._served_by_defended.setdefault(account, {})
+        by_defended = served.get(query[:-1], self.is_gated(account))
+        rank = rank_defended if by_defended else rank_undefended
         llr = self.detector.transition_llrs(np.array([rank]), np.array([k]))[0]  # [C]
         self._ratios[account] = self._ratios.get(account, np.zeros(len(COMPONENTS))) + llr
         gated = self.is_gated(account)
+        served[query] = gated
         self.queries[account] = self.queries.get(account, 0) + 1
         self.gated_queries[account] = self.gated_queries.get(account, 0) + int(gated)
         return gated
@@ -130,6 +138,7 @@ class StreamGate:
         self.gated_queries.clear()
         self.queries.clear()
         self._ratios.clear()
+        self._served_by_defended.clear()
 
     def __repr__(self) -> str:
         return (
@@ -179,7 +188,7 @@ class GatedOracle(Oracle):
             for m in self.__models
         ]
         routed = [
-            self.__gate.route(account, int(ranks[0][i]), int(ranks[1][i]), k)
+            self.__gate.route(account, queries[i], int(ranks[0][i]), int(ranks[1][i]), k)
             for i, account in enumerate(accounts)
         ]
         return [defended if gated else undefended for gated in routed]

@@ -1,46 +1,72 @@
-"""The whole security chain in one call: train a target, attack it, defend it, detect the attack.
+"""The whole security chain in one call: train, attack, defend, detect, gate; every figure measured.
 
-Stages (each timed): (1) train the undefended target; (2) extract it through its oracle;
-(3) GRO: fine-tune the target with the swap loss at every lambda and attack each defended model
-with the same attack; (4) SEAT: fit on benign replayed histories, calibrate on held-out users,
-measure detection on single-account attacks, false positives on other held-out users, and
-simulate the accounts an attacker needs. Every figure in the returned table is measured here.
+Stages (each timed):
 
-The GRO lambda reported as ``gro_lambda`` is the one that cuts Agreement@10 the most while
-keeping utility preservation at or above ``min_utility``; when none does, the one with the best
-utility (the table keeps every lambda either way).
+1. the undefended target (trained, or loaded from ``target_run``);
+2. GRO at every lambda, its epoch and lambda chosen on VALIDATION users
+   (:mod:`graphrec.security.gro.select`), test figures computed once for the chosen lambda, with
+   utility both user-fused (``utility_preservation``) and on what the oracle serves
+   (``served_utility_preservation``);
+3. detection (:func:`detector_evaluation`): SEAT and the query-stream detector fitted on
+   training users' benign streams (stride 1), calibrated on calibration users, and measured at
+   matched volume on evaluation users (:mod:`graphrec.security.volume`), with the aggregator
+   control and the accounts an attacker needs to stay unflagged;
+4. the defenses as deployed (:mod:`graphrec.security.defense_eval`): the gate's threshold tuned
+   on validation users for each misinformation policy (item permutation, the GRO model), the
+   policy chosen on validation Agreement@10, and the attack over N accounts against no defense,
+   SEAT blocking, GRO alone and the gate; the gated benign utility on held-out test users.
+
+Users are split once (seeded) into detector-training, calibration and evaluation users
+(40/30/30 %); choices read validation items only, reports read test items.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from graphrec.config import Config
+from graphrec.data.split import Split
 from graphrec.eval.ranking import evaluate
 from graphrec.models.factory import ModelSpec
-from graphrec.security.extraction import ExtractionConfig, run_extraction
-from graphrec.security.gro import GROConfig, train_gro
-from graphrec.security.oracle import Oracle
-from graphrec.security.queries import (
-    autoregressive_queries,
-    label_prefixes,
-    random_queries,
-    sequences_for_budget,
+from graphrec.security.defense_eval import (
+    GATE_SCALES,
+    accounts_for_agreement,
+    accounts_table,
+    gated_utility,
+    tune_gate,
 )
-from graphrec.security.seat import SEATDetector
-from graphrec.security.seat.monitor import accounts_needed, detection_report
+from graphrec.security.extraction import ExtractionConfig
+from graphrec.security.gate import GatedOracle, PermutedRecommender, StreamGate
+from graphrec.security.gro import GROConfig
+from graphrec.security.gro.select import choose_lambda, sweep_candidates, test_candidate
+from graphrec.security.oracle import Oracle
+from graphrec.security.seat import AccountMonitor, SEATDetector
+from graphrec.security.served import served_model_metrics
+from graphrec.security.stream import QueryStreamDetector
 from graphrec.security.traffic import benign_streams, split_users
-from graphrec.tables import metrics_table
+from graphrec.security.volume import (
+    VOLUMES,
+    accounts_needed_by_volume,
+    attack_accounts,
+    matched_volume_table,
+)
 from graphrec.train.checkpoint import load_checkpoint
 from graphrec.train.trainer import build_for_split, load_trained, train
 
 log = logging.getLogger(__name__)
+
+ACCOUNT_GRID = (1, 5, 20, 50, 100, 200)
+"""Accounts the attack's budget is spread over in the accounts-vs-agreement table."""
+HEADLINE_VOLUME = 100
+"""Queries per account of the detectors' headline figures."""
 
 
 @dataclass
@@ -48,16 +74,21 @@ class SecurityReportConfig:
     """Settings of the chain (the target's own settings come from the root config).
 
     Attributes:
-        attack: the extraction attack run against every model.
+        attack: the extraction attack run against every defense.
         lambdas: GRO lambdas to sweep.
         gro_epochs: GRO fine-tuning epochs per lambda (warm-started from the target).
-        min_utility: utility preservation a reported GRO lambda must keep; each GRO run also
-            selects its last epoch keeping this share of the target's validation NDCG@10.
+        min_utility: served validation utility a GRO epoch and lambda must keep (0.95).
         gro_queries_per_sequence: GRO queries (random prefixes) per training sequence per step.
         gro_student_warmup_epochs: epochs the GRO student learns the target's lists first.
-        attack_accounts: independent single-account attacks SEAT is scored on.
-        benign_stride: benign users replay a query every this many events.
+        volumes: queries per account of the matched-volume table.
+        account_grid: accounts the attack spreads over in the accounts-vs-agreement table.
+        account_fpr: calibrated false-positive rate of the detectors (1 %).
+        benign_stride: benign users query every this many ratings (1: after every rating).
         seat_epochs: SEAT encoder training epochs (None: the detector's default).
+        min_benign_utility: served benign utility the gate must keep (0.99).
+        gate_scales: multiples of the calibrated thresholds tried as the gate's soft threshold.
+        gate_policies: misinformation policies the gate may serve (``permuted``, ``gro``).
+        accounts_needed_candidates: account counts tried by the volume search.
         target_run: defend this already trained run (a `graphrec train` folder) instead of
             training a new target; its own config then sets the data and model.
     """
@@ -68,10 +99,27 @@ class SecurityReportConfig:
     min_utility: float = 0.95
     gro_queries_per_sequence: int = 1
     gro_student_warmup_epochs: int = 0
-    attack_accounts: int = 20
-    benign_stride: int = 5
+    volumes: tuple[int, ...] = VOLUMES
+    account_grid: tuple[int, ...] = ACCOUNT_GRID
+    account_fpr: float = 0.01
+    benign_stride: int = 1
     seat_epochs: int | None = None
+    min_benign_utility: float = 0.99
+    gate_scales: tuple[float, ...] = GATE_SCALES
+    gate_policies: tuple[str, ...] = ("permuted", "gro")
+    accounts_needed_candidates: tuple[int, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000)
     target_run: Path | None = None
+
+
+@dataclass
+class Detectors:
+    """The fitted detectors and the user groups they were fitted, calibrated and measured on."""
+
+    seat: SEATDetector
+    stream: QueryStreamDetector
+    train_users: np.ndarray
+    calibration_users: np.ndarray
+    evaluation_users: np.ndarray
 
 
 def security_report(
@@ -81,92 +129,229 @@ def security_report(
     report = report or SecurityReportConfig()
     run_dir = Path(run_dir)
     seconds: dict[str, float] = {}
+    clock = _Clock(seconds)
 
-    start = time.perf_counter()
-    target = _target(config, run_dir, report)
-    config = target.config
-    split, max_len = target.split, config.data.max_len
-    seconds["train_target"] = time.perf_counter() - start
-    target_ndcg = target.test["ndcg@10"]
+    with clock("train_target"):
+        model, split, spec, config = _target(config, run_dir, report)
+    max_len = config.data.max_len
+    target_test = evaluate(model, split, "test", ks=config.eval.ks, max_len=max_len)
+    target_served = {
+        stage: served_model_metrics(model, split, stage, max_len=max_len)["ndcg@10"]
+        for stage in ("valid", "test")
+    }
 
-    start = time.perf_counter()
-    oracle = _serve(target.model, max_len)
-    undefended = run_extraction(
-        oracle, split, report.attack, eval_oracle=_serve(target.model, max_len)
-    )
-    seconds["attack_undefended"] = time.perf_counter() - start
-
-    gro_rows = []
-    for lamb in report.lambdas:
-        start = time.perf_counter()
+    with clock("gro"):
         gro_config = GROConfig(
-            lamb=lamb,
             k=report.attack.k,  # the defender simulates the lists the attacker is served
             epochs=report.gro_epochs,
-            min_valid_utility=report.min_utility,  # the most defended epoch keeping the utility
+            min_valid_utility=report.min_utility,
             queries_per_sequence=report.gro_queries_per_sequence,
             student_warmup_epochs=report.gro_student_warmup_epochs,
             max_len=max_len,
             seed=config.seed,
-            device=str(next(target.model.parameters()).device),
+            device=str(next(model.parameters()).device),
             batch_size=config.train.batch_size,
             lr=config.train.lr,
             weight_decay=config.train.weight_decay,
         )
-        defended = train_gro(
+        candidates = sweep_candidates(
             gro_config,
             split,
-            target.spec,
-            init_state=target.model.state_dict(),
-            run_dir=run_dir / f"gro_lambda_{lamb:g}",
-        )
-        attack = run_extraction(
-            _serve(defended.model, max_len),
-            split,
+            spec,
+            report.lambdas,
             report.attack,
-            eval_oracle=_serve(defended.model, max_len),
+            init_state=model.state_dict(),
+            target_valid_served=target_served["valid"],
+            run_root=run_dir,
         )
-        gro_rows.append(
-            {
-                "lambda": lamb,
-                "ndcg10": defended.test["ndcg@10"],
-                "utility_preservation": defended.test["ndcg@10"] / target_ndcg,
-                "agreement10": attack.metrics["agreement@10"],
-                "surrogate_ndcg10": attack.metrics["surrogate_ndcg@10"],
-                "attack_success": attack.metrics["attack_success"],
-                "seconds": time.perf_counter() - start,
-            }
-        )
-    chosen = _choose_lambda(gro_rows, report.min_utility)
-    seconds["gro"] = sum(row["seconds"] for row in gro_rows)
+        chosen = choose_lambda(candidates, report.min_utility)
+        gro_test = test_candidate(chosen, split, max_len=max_len, ks=config.eval.ks)
+    gro_model = chosen.result.model
 
-    start = time.perf_counter()
-    seat = seat_evaluation(
-        target.model, split, report, max_len=max_len, seed=config.seed, oracle=oracle
+    with clock("detectors"):
+        detectors = fit_detectors(model, split, report, max_len=max_len, seed=config.seed)
+        detection = detector_evaluation(model, split, detectors, report, max_len=max_len)
+
+    with clock("gate"):
+        popularity = np.bincount(split.train["item"].to_numpy(), minlength=split.num_items)
+        policies = {
+            "permuted": PermutedRecommender(model, popularity, seed=config.seed),
+            "gro": gro_model,
+        }
+        policies = {name: policies[name] for name in report.gate_policies}
+        tuning_users = np.concatenate([detectors.train_users, detectors.calibration_users])
+        thresholds, tuning = {}, {}
+        for name, defended in policies.items():
+            thresholds[name], tuning[name] = tune_gate(
+                detectors.stream,
+                model,
+                defended,
+                split,
+                users=tuning_users,
+                max_len=max_len,
+                min_utility=report.min_benign_utility,
+                scales=report.gate_scales,
+            )
+
+    with clock("accounts_table"):
+        services = _services(model, gro_model, detectors, policies, thresholds, max_len)
+        rows = accounts_table(services, split, report.attack, report.account_grid)
+    gated_names = [f"gated ({name})" for name in policies]
+    best_policy = min(
+        policies,
+        key=lambda name: np.mean(
+            [r["valid_agreement@10"] for r in rows if r["defense"] == f"gated ({name})"]
+        ),
     )
-    seconds["seat"] = time.perf_counter() - start
 
-    und = undefended.metrics
+    with clock("gated_utility"):
+        benign = {
+            name: gated_utility(
+                model,
+                defended,
+                StreamGate(detectors.stream, thresholds[name]),
+                split,
+                "test",
+                users=detectors.evaluation_users,
+                max_len=max_len,
+            )
+            for name, defended in policies.items()
+        }
+
+    undefended_attack = next(
+        r
+        for r in rows
+        if r["defense"] == "undefended" and r["accounts"] == min(report.account_grid)
+    )
+    chosen_gated = f"gated ({best_policy})"
     return {
-        "target_ndcg10": target_ndcg,
-        "gro_lambda": chosen["lambda"],
-        "gro_ndcg10": chosen["ndcg10"],
-        "utility_preservation": chosen["utility_preservation"],
-        "agreement1_undefended": und["agreement@1"],
-        "agreement10_undefended": und["agreement@10"],
-        "agreement10_gro": chosen["agreement10"],
-        "agreement10_cut": 1.0 - chosen["agreement10"] / und["agreement@10"],
-        "surrogate_ndcg10_undefended": und["surrogate_ndcg@10"],
-        "surrogate_ndcg10_gro": chosen["surrogate_ndcg10"],
-        "attack_success_undefended": und["attack_success"],
-        "attack_success_gro": chosen["attack_success"],
-        "oracle_calls": int(und["oracle_calls"]),
+        "target_ndcg10": target_test["ndcg@10"],
+        "target_served_ndcg10": target_served["test"],
+        "selection_split": "validation",
+        "gro_lambda": chosen.lamb,
+        "gro_epoch": chosen.result.best_epoch,
+        "gro_ndcg10": gro_test["ndcg10"],
+        "utility_preservation": gro_test["ndcg10"] / target_test["ndcg@10"],
+        "served_utility_preservation": gro_test["served_ndcg10"] / target_served["test"],
+        "agreement1_undefended": undefended_attack["agreement@1"],
+        "agreement10_undefended": undefended_attack["agreement@10"],
+        "agreement10_gro": gro_test["agreement@10"],
+        "agreement10_cut": 1.0 - gro_test["agreement@10"] / undefended_attack["agreement@10"],
+        "surrogate_ndcg10_undefended": undefended_attack["surrogate_ndcg@10"],
+        "surrogate_ndcg10_gro": gro_test["surrogate_ndcg@10"],
+        "attack_success_undefended": undefended_attack["attack_success"],
+        "attack_success_gro": gro_test["attack_success"],
+        "oracle_calls": int(undefended_attack["oracle_calls"]),
         "attack_strategy": report.attack.strategy,
         "attack_k": report.attack.k,
-        **seat,
-        "gro_sweep": gro_rows,
+        **detection,
+        "gate_policy": best_policy,
+        "gate_thresholds": thresholds[best_policy].tolist(),
+        "gated_benign_utility": benign[best_policy]["utility"],
+        "gated_benign_users": benign[best_policy]["gated_users"],
+        "gated_benign_query_share": benign[best_policy]["gated_query_share"],
+        "accounts_for_agreement50": {
+            "undefended": accounts_for_agreement(rows, "undefended"),
+            "seat_block": accounts_for_agreement(rows, "SEAT block"),
+            "gro": accounts_for_agreement(rows, "GRO"),
+            "gated": accounts_for_agreement(rows, chosen_gated),
+        },
+        "account_grid": list(report.account_grid),
+        "accounts_table": rows,
+        "gated_benign": benign,
+        "gated_defenses": gated_names,
+        "gate_tuning": tuning,
+        "gro_sweep": [c.valid for c in candidates],
         "seconds": seconds,
     }
+
+
+def fit_detectors(
+    model: nn.Module, split: Split, report: SecurityReportConfig, *, max_len: int, seed: int
+) -> Detectors:
+    """SEAT and the stream detector, fitted on training users and calibrated on others."""
+    train_users, calibration_users, evaluation_users = split_users(
+        np.arange(split.num_users), seed=seed
+    )
+    streams = _streams(split, max_len, report.benign_stride)
+    seat = SEATDetector.from_recommender(model, max_len=max_len, account_fpr=report.account_fpr)
+    if report.seat_epochs is not None:
+        seat.training = replace(seat.training, epochs=report.seat_epochs)
+    seat.fit(streams(train_users), calibration_streams=streams(calibration_users))
+    stream = QueryStreamDetector(
+        model,
+        max_len=max_len,
+        list_length=min(report.attack.k, split.num_items),
+        account_fpr=report.account_fpr,
+    )
+    stream.fit(streams(train_users), streams(calibration_users))
+    return Detectors(seat, stream, train_users, calibration_users, evaluation_users)
+
+
+def detector_evaluation(
+    model: nn.Module,
+    split: Split,
+    detectors: Detectors,
+    report: SecurityReportConfig,
+    *,
+    max_len: int,
+) -> dict[str, Any]:
+    """Matched-volume figures of both detectors and the accounts an attacker needs to evade each.
+
+    Returns the ``seat_*``, ``stream_*``, ``accounts_needed*`` and ``aggregator_flag_rate*`` keys
+    of the report and the full ``matched_volume`` rows. Keys without a volume in their name are
+    taken at ``headline_volume``, the volume of the table closest to 100 queries (the ``_n100``
+    keys are None when 100 is not one of the volumes).
+    """
+    streams = _streams(split, max_len, report.benign_stride)
+    probe = Oracle(model, max_len=max_len, max_k=min(100, split.num_items))
+    attack_streams = {
+        n: attack_accounts(probe, report.attack, n, account=f"probe{n}") for n in report.volumes
+    }
+    named = {"SEAT": detectors.seat, "stream": detectors.stream}
+    rows = matched_volume_table(
+        named,
+        calibration_streams=list(streams(detectors.calibration_users).values()),
+        evaluation_streams=list(streams(detectors.evaluation_users).values()),
+        attack_streams=attack_streams,
+        volumes=report.volumes,
+        account_fpr=report.account_fpr,
+    )
+    needed = {}
+    for name, detector in named.items():
+
+        def flags(accounts: int, detector: Any = detector, name: str = name) -> np.ndarray:
+            volume = max(1, report.attack.budget // accounts)
+            spread = attack_accounts(probe, report.attack, volume, account=f"{name}{accounts}_")
+            return detector.predict(spread)
+
+        needed[name] = accounts_needed_by_volume(
+            flags, report.attack.budget, candidates=report.accounts_needed_candidates
+        )
+    headline = min(report.volumes, key=lambda n: (abs(n - HEADLINE_VOLUME), -n))
+    at = {row["detector"]: row for row in rows if row["volume"] == headline}
+    figures: dict[str, Any] = {"headline_volume": headline}
+    for name, prefix in (("SEAT", "seat"), ("stream", "stream")):
+        row = at.get(name, {}) if headline == HEADLINE_VOLUME else {}
+        figures[f"{prefix}_auc_n100"] = row.get("roc_auc")
+        figures[f"{prefix}_pr_auc_n100"] = row.get("pr_auc")
+        figures[f"{prefix}_detection_n100"] = row.get("detection_rate")
+        figures[f"{prefix}_fpr_n100"] = row.get("false_positive_rate")
+    figures.update(
+        seat_detection_rate=at.get("SEAT", {}).get("detection_rate"),
+        seat_fpr=at.get("SEAT", {}).get("false_positive_rate"),
+        aggregator_flag_rate=at.get("SEAT", {}).get("aggregator_flag_rate"),
+        stream_aggregator_flag_rate=at.get("stream", {}).get("aggregator_flag_rate"),
+        accounts_needed=needed["SEAT"]["accounts"],
+        accounts_needed_volume=needed["SEAT"]["volume"],
+        accounts_needed_stream=needed["stream"]["accounts"],
+        accounts_needed_stream_volume=needed["stream"]["volume"],
+        seat_pair_threshold=float(detectors.seat.pair_threshold_),
+        seat_account_limit=int(detectors.seat.threshold_),
+        stream_thresholds=detectors.stream.thresholds_.tolist(),
+        matched_volume=rows,
+    )
+    return figures
 
 
 def load_defended(run_dir: Path, split: Any, device: str = "cpu") -> Any:
@@ -177,151 +362,86 @@ def load_defended(run_dir: Path, split: Any, device: str = "cpu") -> Any:
     return model.eval()
 
 
-def format_report(table: dict[str, Any]) -> str:
-    """Undefended, GRO at every lambda, and SEAT, as one text table."""
-    rows = {
-        "undefended": {
-            "target ndcg@10": table["target_ndcg10"],
-            "utility": 1.0,
-            "agreement@10": table["agreement10_undefended"],
-            "surrogate ndcg@10": table["surrogate_ndcg10_undefended"],
-            "attack success": table["attack_success_undefended"],
-        }
-    }
-    for row in table["gro_sweep"]:
-        mark = " *" if row["lambda"] == table["gro_lambda"] else ""
-        rows[f"GRO lambda={row['lambda']:g}{mark}"] = {
-            "target ndcg@10": row["ndcg10"],
-            "utility": row["utility_preservation"],
-            "agreement@10": row["agreement10"],
-            "surrogate ndcg@10": row["surrogate_ndcg10"],
-            "attack success": row["attack_success"],
-        }
-    seat = {
-        "SEAT off": {"detection rate": 0.0, "fpr": 0.0, "accounts needed": 1},
-        "SEAT on": {
-            "detection rate": table["seat_detection_rate"],
-            "fpr": table["seat_fpr"],
-            "accounts needed": table["accounts_needed"],
-        },
-    }
-    return "\n".join(
-        [
-            f"attack: {table['attack_strategy']}, k={table['attack_k']}, "
-            f"{table['oracle_calls']:,} oracle calls (* = reported lambda)",
-            metrics_table(rows),
-            "",
-            metrics_table(seat),
-        ]
-    )
-
-
-@dataclass
-class _Target:
-    model: Any
-    split: Any
-    spec: ModelSpec
-    test: dict[str, float]
-    config: Config
-
-
-def _target(config: Config, run_dir: Path, report: SecurityReportConfig) -> _Target:
+def _target(
+    config: Config, run_dir: Path, report: SecurityReportConfig
+) -> tuple[nn.Module, Split, ModelSpec, Config]:
     """Train the undefended target, or load ``report.target_run``."""
     if report.target_run is None:
         result = train(config, run_dir / "target", progress=False)
-        return _Target(result.model, result.split, result.spec, result.test, config)
+        return result.model, result.split, result.spec, config
     model, split, config = load_trained(report.target_run)
     spec = ModelSpec(**load_checkpoint(Path(report.target_run) / "best.pt")["model_spec"])
-    test = evaluate(model, split, "test", ks=config.eval.ks, max_len=config.data.max_len)
-    return _Target(model, split, spec, test, config)
+    return model, split, spec, config
 
 
-def _serve(model: Any, max_len: int) -> Oracle:
-    """The model behind an oracle (lists of up to 100 items, fewer in a smaller catalogue).
-
-    Separate oracles serve the attacker and the defender's evaluation queries, so evaluation is
-    never counted as attack calls.
-    """
-    return Oracle(model, max_len=max_len, max_k=min(100, int(model.num_items)))
-
-
-def _choose_lambda(rows: list[dict[str, float]], min_utility: float) -> dict[str, float]:
-    keeping = [row for row in rows if row["utility_preservation"] >= min_utility]
-    if keeping:
-        return min(keeping, key=lambda row: row["agreement10"])
-    return max(rows, key=lambda row: row["utility_preservation"])
-
-
-def seat_evaluation(
-    model: Any,
-    split: Any,
-    report: SecurityReportConfig,
-    *,
-    max_len: int,
-    seed: int,
-    oracle: Oracle | None = None,
-) -> dict[str, float]:
-    """Fit SEAT on benign users, calibrate on others, score attacks and yet other benign users.
-
-    Users are split three ways (encoder training / calibration / evaluation, disjoint). Attack
-    accounts: ``report.attack_accounts`` single-account attacks of ``report.attack`` (the
-    oracle's existing ``report.attack.account`` log counts as the first when present). The
-    accounts-needed simulation spreads the first attack's queries.
-    """
-    oracle = oracle or _serve(model, max_len)
-    events = split.ratings.events
-    train_users, calibration_users, evaluation_users = split_users(
-        np.arange(split.num_users), seed=seed
-    )
-
+def _streams(split: Split, max_len: int, stride: int) -> Callable[[np.ndarray], dict]:
     def streams(users: np.ndarray) -> dict[str, list[tuple[int, ...]]]:
         return benign_streams(
-            events, users, num_users=split.num_users, max_len=max_len, stride=report.benign_stride
+            split.ratings.events, users, num_users=split.num_users, max_len=max_len, stride=stride
         )
 
-    detector = SEATDetector.from_recommender(model, max_len=max_len)
-    if report.seat_epochs is not None:
-        detector.training = replace(detector.training, epochs=report.seat_epochs)
-    detector.fit(streams(train_users), calibration_streams=streams(calibration_users))
-    attack_streams = _attack_streams(oracle, report)
-    scores = detection_report(detector, attack_streams, list(streams(evaluation_users).values()))
-    return {
-        "seat_detection_rate": scores["detection_rate"],
-        "seat_fpr": scores["false_positive_rate"],
-        "seat_attack_accounts": int(scores["attack_accounts"]),
-        "seat_benign_accounts": int(scores["benign_accounts"]),
-        "seat_pair_threshold": float(detector.pair_threshold_),
-        "seat_account_limit": int(detector.threshold_),
-        "accounts_needed": accounts_needed(attack_streams[0], detector),
-        "accounts_needed_contiguous": accounts_needed(
-            attack_streams[0], detector, strategy="contiguous"
-        ),
-    }
-
-
-def _attack_streams(oracle: Oracle, report: SecurityReportConfig) -> list[list]:
-    """Query streams of single-account attacks (other seeds, same strategy and budget)."""
-    attack = report.attack
-    count = sequences_for_budget(attack.budget, attack.length)
-    streams = []
-    if oracle.calls_of(attack.account):
-        streams.append(oracle.query_log[attack.account])
-    for n in range(1, report.attack_accounts + 1 - len(streams)):
-        account, rng = f"attacker_{n}", np.random.default_rng(attack.seed + n)
-        if attack.strategy == "random":
-            sequences = random_queries(oracle.num_items, count, attack.length, rng)
-            label_prefixes(oracle, sequences, attack.k, budget=attack.budget, account=account)
-        else:
-            autoregressive_queries(
-                oracle,
-                oracle.num_items,
-                count,
-                attack.length,
-                attack.k,
-                rng,
-                account,
-                budget=attack.budget,
-                sampling=attack.sampling,
-            )
-        streams.append(oracle.query_log[account])
     return streams
+
+
+def _serve(model: nn.Module, max_len: int, **kwargs: Any) -> Oracle:
+    """The model behind an oracle (lists of up to 100 items, fewer in a smaller catalogue)."""
+    return Oracle(model, max_len=max_len, max_k=min(100, int(model.num_items)), **kwargs)
+
+
+def _services(
+    model: nn.Module,
+    gro_model: nn.Module,
+    detectors: Detectors,
+    policies: dict[str, nn.Module],
+    thresholds: dict[str, np.ndarray],
+    max_len: int,
+) -> dict[str, Callable]:
+    """A fresh service factory per defense (see :data:`defense_eval.ServiceFactory`)."""
+
+    def undefended() -> tuple:
+        return _serve(model, max_len), _serve(model, max_len), lambda: 0.0
+
+    def seat_block() -> tuple:
+        monitor = AccountMonitor(detectors.seat)
+        service = _serve(model, max_len, gate=monitor)
+
+        def blocked() -> float:
+            refused = sum(service.refused_by_account.values())
+            return refused / max(refused + service.calls, 1)
+
+        return service, _serve(model, max_len), blocked
+
+    def gro() -> tuple:
+        return _serve(gro_model, max_len), _serve(gro_model, max_len), lambda: 0.0
+
+    def gated(name: str) -> Callable:
+        def factory() -> tuple:
+            gate = StreamGate(detectors.stream, thresholds[name])
+            service = GatedOracle(
+                model, policies[name], gate, max_len=max_len, max_k=min(100, model.num_items)
+            )
+            return service, _serve(model, max_len), gate.gated_share
+
+        return factory
+
+    services = {"undefended": undefended, "SEAT block": seat_block, "GRO": gro}
+    services.update({f"gated ({name})": gated(name) for name in policies})
+    return services
+
+
+class _Clock:
+    """``with clock(name):`` adds the block's wall-clock seconds to ``seconds[name]``."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+
+    def __call__(self, name: str) -> _Clock:
+        self._name = name
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+        log.info("security report: %s", self._name)
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds[self._name] = time.perf_counter() - self._start

@@ -15,9 +15,12 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import torch
+from torch import nn
 
 from graphrec.data.split import Split
 from graphrec.eval.sequences import Stage, eval_sequences
+from graphrec.security.oracle import Oracle
 
 SERVED_K = 10
 """Cut-off of the served-list metrics."""
@@ -65,7 +68,7 @@ def held_out_queries(
 
 
 def served_metrics(
-    oracle,
+    oracle: Oracle,
     split: Split,
     stage: Stage,
     *,
@@ -82,5 +85,21 @@ def served_metrics(
         account: the account the evaluation queries come from (counted apart).
     """
     _, queries, targets = held_out_queries(split, stage, users)
-    lists = oracle.recommend_batch(queries, SERVED_K, account=account) if queries else []
+    k = min(SERVED_K, oracle.max_k)
+    lists = oracle.recommend_batch(queries, k, account=account) if queries else []
     return list_metrics(lists, targets)
+
+
+def served_model_metrics(
+    model: nn.Module,
+    split: Split,
+    stage: Stage,
+    *,
+    max_len: int,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """:func:`served_metrics` of ``model`` behind a fresh, ungated oracle."""
+    oracle = Oracle(
+        model, max_len=max_len, max_k=min(SERVED_K, int(model.num_items)), device=device
+    )
+    return served_metrics(oracle, split, stage)

@@ -24,6 +24,14 @@ REQUIRED = (
     "seat_fpr",
     "accounts_needed",
     "gro_lambda",
+    "served_utility_preservation",
+    "selection_split",
+    "seat_auc_n100",
+    "seat_detection_n100",
+    "seat_fpr_n100",
+    "gated_benign_utility",
+    "accounts_for_agreement50",
+    "aggregator_flag_rate",
 )
 
 
@@ -53,6 +61,10 @@ def test_defend_report_writes_the_table(tmp_path):
             "0.1",
             "--gro-epochs",
             "1",
+            "--accounts",
+            "1,3",
+            "--volumes",
+            "2,4",
             "--set",
             "train.epochs=2",
             "--set",
@@ -63,15 +75,20 @@ def test_defend_report_writes_the_table(tmp_path):
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
-    assert "GRO lambda=0.1" in result.output and "SEAT on" in result.output
+    assert "GRO lambda=0.1" in result.output and "SEAT n=4" in result.output
+    assert "stream n=2" in result.output and "3 accounts" in result.output
     table = json.loads(out.read_text())
     for key in REQUIRED:
         assert key in table, key
     assert table["oracle_calls"] == 60
     assert table["gro_lambda"] == 0.1
     assert 0.0 <= table["agreement10_undefended"] <= 1.0
+    assert table["headline_volume"] == 4 and table["seat_auc_n100"] is None
     assert 0.0 <= table["seat_fpr"] <= 1.0
     assert table["accounts_needed"] >= 1
+    assert table["selection_split"] == "validation"
+    assert set(table["accounts_for_agreement50"]) == {"undefended", "seat_block", "gro", "gated"}
+    assert 0.0 <= table["gated_benign_utility"] <= 1.5
     assert math.isclose(
         table["utility_preservation"], table["gro_ndcg10"] / table["target_ndcg10"], rel_tol=1e-6
     )

@@ -51,6 +51,12 @@ from graphrec.security.gro.queries import (
     sample_negatives,
     serve_queries,
 )
+from graphrec.security.gro.select import (
+    GROCandidate,
+    choose_lambda,
+    sweep_candidates,
+    test_candidate,
+)
 from graphrec.security.gro.swap import (
     student_swap_gradient,
     swap_loss,
@@ -65,7 +71,6 @@ from graphrec.security.gro.train import (
     build_student,
     gro_step,
     student_rng,
-    sweep_lambda,
     train_gro,
     warm_up_student,
 )
@@ -73,10 +78,12 @@ from graphrec.security.gro.train import (
 __all__ = [
     "DEFAULT_LAMBDAS",
     "GROConfig",
+    "GROCandidate",
     "GROResult",
     "GROStepOutput",
     "ServedLists",
     "build_student",
+    "choose_lambda",
     "gro_step",
     "query_batch",
     "query_item_ids",
@@ -88,7 +95,8 @@ __all__ = [
     "swap_loss",
     "swap_matrix",
     "swap_targets",
-    "sweep_lambda",
+    "sweep_candidates",
+    "test_candidate",
     "train_gro",
     "warm_up_student",
 ]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from graphrec.models.batch import SequenceBatch, iter_batches, training_sequence
 from graphrec.models.factory import ModelSpec
 from graphrec.security.gro.queries import ServedLists, serve_queries
 from graphrec.security.gro.swap import student_swap_gradient, swap_loss, swap_matrix, swap_targets
+from graphrec.security.served import served_model_metrics
 from graphrec.security.surrogate import list_margin_loss
 from graphrec.train.checkpoint import save_checkpoint
 from graphrec.train.trainer import build_for_split
@@ -34,6 +35,8 @@ from graphrec.train.trainer import build_for_split
 log = logging.getLogger(__name__)
 
 SELECTION_METRIC = "ndcg@10"
+UTILITY_METRIC = "served_ndcg@10"
+"""What the utility bound reads: NDCG@10 of the lists the oracle serves (anonymous queries)."""
 DEFAULT_LAMBDAS = (0.001, 0.01, 0.1, 1.0)
 """The lambda grid of the paper."""
 
@@ -58,10 +61,11 @@ class GROConfig:
             attacker who has already learned something rather than of a random model.
         patience: epochs without validation NDCG@10 improvement before stopping (with
             ``min_valid_utility``: consecutive epochs below the utility bound).
-        min_valid_utility: with a warm start, select the LAST epoch whose validation NDCG@10
-            keeps this share of the warm start's (the most defended model that keeps the
-            utility) instead of the best validation epoch, which favours the least defended one.
-            None (default): the best validation epoch.
+        min_valid_utility: with a warm start, select the LAST epoch whose SERVED validation
+            NDCG@10 (``served_ndcg@10``: the lists the oracle serves for the validation users'
+            histories) keeps this share of the warm start's (the most defended model that keeps
+            the utility) instead of the best validation epoch, which favours the least defended
+            one. None (default): the best validation epoch.
         max_len: input length (must match the target's ``ModelSpec.max_len``).
         random_prefix: query training sequences as random prefixes (see :func:`query_batch`).
         queries_per_sequence: prefixes drawn per training sequence per step.
@@ -270,7 +274,7 @@ class GROResult:
         seconds: wall-clock time of :func:`train_gro`.
         best_epoch: the selected epoch (>= 1 whenever ``epochs >= 1``).
         best_valid: its validation metrics.
-        test: its test metrics.
+        test: its test metrics, ``served_ndcg@10`` included (empty when not evaluated).
         spec: the model's constructor arguments.
         config: the GRO hyper-parameters used.
     """
@@ -304,6 +308,7 @@ def train_gro(
     *,
     init_state: dict[str, Tensor] | None = None,
     run_dir: Path | None = None,
+    evaluate_test: bool = True,
 ) -> GROResult:
     """Train (or fine-tune) a target with the GRO objective; keep the best validation epoch.
 
@@ -321,6 +326,8 @@ def train_gro(
         init_state: optional state dict of an already trained target to fine-tune.
         run_dir: optional folder for ``best.pt`` and ``last.pt`` (``model_spec`` and
             ``model_state`` as in the trainer's checkpoints, plus the GRO config and epoch).
+        evaluate_test: test the selected epoch (default True); False leaves ``test`` empty, for
+            a caller that still has to choose among several runs on validation data.
     """
     if spec.max_len != config.max_len:
         raise ValueError(f"spec.max_len={spec.max_len} != config.max_len={config.max_len}")
@@ -347,9 +354,7 @@ def train_gro(
     history: list[dict[str, float]] = []
     bound = None
     if config.min_valid_utility is not None and init_state is not None:
-        bound = (
-            config.min_valid_utility * _evaluate(target, split, "valid", config)[SELECTION_METRIC]
-        )
+        bound = config.min_valid_utility * _evaluate(target, split, "valid", config)[UTILITY_METRIC]
     best = _Snapshot()  # the best validation epoch
     kept = _Snapshot()  # the last epoch within the utility bound (when there is one)
     stale = 0
@@ -384,11 +389,10 @@ def train_gro(
         improved = valid[SELECTION_METRIC] > best.metric
         if improved:
             best.take(epoch, valid, target)
-        if bound is not None and valid[SELECTION_METRIC] >= bound:
+        keeps_utility = bound is not None and valid[UTILITY_METRIC] >= bound
+        if keeps_utility:
             kept.take(epoch, valid, target)
-        stale = (
-            0 if (improved if bound is None else valid[SELECTION_METRIC] >= bound) else stale + 1
-        )
+        stale = 0 if (improved if bound is None else keeps_utility) else stale + 1
         if run_dir is not None:
             _save(Path(run_dir) / "last.pt", target, spec, config, epoch, valid)
 
@@ -397,7 +401,7 @@ def train_gro(
         log.warning(
             "GRO lambda=%g: no epoch kept valid %s >= %.4g; the best epoch is used",
             config.lamb,
-            SELECTION_METRIC,
+            UTILITY_METRIC,
             bound,
         )
     best_epoch, best_valid = chosen.epoch, chosen.valid
@@ -406,9 +410,11 @@ def train_gro(
         if run_dir is not None:
             _save(Path(run_dir) / "best.pt", target, spec, config, best_epoch, best_valid)
     target.eval()
-    test = _evaluate(target, split, "test", config)
+    test = _evaluate(target, split, "test", config) if evaluate_test else {}
     seconds = time.perf_counter() - start
-    log.info("GRO lambda=%g: best epoch %d, test %s", config.lamb, best_epoch, _rounded(test))
+    log.info(
+        "GRO lambda=%g: best epoch %d, valid %s", config.lamb, best_epoch, _rounded(best_valid)
+    )
     return GROResult(
         model=target,
         history=history,
@@ -420,31 +426,6 @@ def train_gro(
         config=config,
         extra={"student_warmup_losses": warmup},
     )
-
-
-def sweep_lambda(
-    config: GROConfig,
-    split: Split,
-    spec: ModelSpec,
-    lambdas: Sequence[float] = DEFAULT_LAMBDAS,
-    *,
-    init_state: dict[str, Tensor] | None = None,
-    run_root: Path | None = None,
-) -> dict[float, GROResult]:
-    """:func:`train_gro` once per ``lambda`` (same seed, same warm start), keyed by ``lambda``.
-
-    Choosing among them is the caller's trade-off (utility preservation against the attack's
-    agreement); ``run_root/lambda_<value>/`` holds each run's checkpoints when given.
-    """
-    if not lambdas:
-        raise ValueError("lambdas must not be empty")
-    results: dict[float, GROResult] = {}
-    for lamb in lambdas:
-        run_dir = None if run_root is None else Path(run_root) / f"lambda_{lamb:g}"
-        results[float(lamb)] = train_gro(
-            replace(config, lamb=float(lamb)), split, spec, init_state=init_state, run_dir=run_dir
-        )
-    return results
 
 
 @dataclass
@@ -462,7 +443,8 @@ class _Snapshot:
 
 
 def _evaluate(model: nn.Module, split: Split, stage: str, config: GROConfig) -> dict[str, float]:
-    return evaluate(
+    """The user-fused ranking metrics and, as ``served_ndcg@10``, the served lists' NDCG@10."""
+    metrics = evaluate(
         model,
         split,
         stage,
@@ -471,6 +453,8 @@ def _evaluate(model: nn.Module, split: Split, stage: str, config: GROConfig) -> 
         max_len=config.max_len,
         device=config.device,
     )
+    served = served_model_metrics(model, split, stage, max_len=config.max_len, device=config.device)
+    return {**metrics, UTILITY_METRIC: served["ndcg@10"]}
 
 
 def _save(

@@ -246,6 +246,10 @@ class SEATDetector:
             dtype=np.float64,
         )
 
+    def account_statistics(self, account_streams: Streams) -> np.ndarray:
+        """:meth:`decision_function` as one statistic column, ``[N, 1]`` (matched-volume API)."""
+        return self.decision_function(account_streams)[:, None]
+
     def predict(self, account_streams: Streams) -> np.ndarray:
         """1 for flagged accounts (count > ``threshold_``), else 0, ``[N]``."""
         return (self.decision_function(account_streams) > self.threshold_).astype(np.int64)
