@@ -88,3 +88,82 @@ def tiny_train_config():
         )
 
     return build
+
+
+DRIFT_MAX_LEN = 10
+"""Input length of :func:`drift_target`'s model."""
+
+
+def drifting_split(num_users: int = 80, num_items: int = 40, length: int = 12) -> Split:
+    """Each next item is 1-3 steps after the previous one (mod I): a pattern a target learns."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for user in range(num_users):
+        item = int(rng.integers(num_items))
+        for step in range(length):
+            rows.append((f"u{user}", f"m{item}", 4.0, step))
+            item = (item + 1 + int(rng.integers(0, 3))) % num_items
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    return leave_one_out(from_raw_events(frame))
+
+
+@pytest.fixture(scope="session")
+def drift_target():
+    """A tiny graph + SASRec model trained on :func:`drifting_split`, and the split (eval mode).
+
+    Shared by the security tests: an oracle, a gate or a detector over a model that has learned
+    a real next-item pattern.
+    """
+    import torch
+
+    from graphrec.models.batch import iter_batches, training_sequences
+    from graphrec.models.factory import ModelSpec
+    from graphrec.train.trainer import build_for_split
+
+    split = drifting_split()
+    spec = ModelSpec(
+        name="graphrec",
+        num_users=split.num_users,
+        num_items=split.num_items,
+        max_len=DRIFT_MAX_LEN,
+        embedding_dim=16,
+        num_layers=1,
+        num_blocks=1,
+        num_heads=1,
+        dropout=0.1,
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_for_split(spec, split)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=2e-2)
+        data = training_sequences(split, DRIFT_MAX_LEN)
+        model.train()
+        for _ in range(15):
+            for batch in iter_batches(data, 40, shuffle=True):
+                loss = model.calculate_loss(batch)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+    model.eval()
+    return model, split
+
+
+@pytest.fixture(scope="session")
+def drift_detector(drift_target):
+    """A :class:`QueryStreamDetector` (lists of 10) over :func:`drift_target`, fitted on 40 % of
+    the users' stride-1 replays and calibrated on 30 %; returns ``(detector, streams, model,
+    split)`` with ``streams`` the replays of the ``train``, ``cal`` and ``eval`` groups."""
+    from graphrec.security.stream import QueryStreamDetector
+    from graphrec.security.traffic import benign_streams, split_users
+
+    model, split = drift_target
+    train, calibration, evaluation = split_users(np.arange(split.num_users), seed=0)
+    streams = {
+        name: benign_streams(
+            split.ratings.events, users, num_users=split.num_users, max_len=DRIFT_MAX_LEN
+        )
+        for name, users in (("train", train), ("cal", calibration), ("eval", evaluation))
+    }
+    detector = QueryStreamDetector(model, max_len=DRIFT_MAX_LEN, list_length=10)
+    detector.fit(streams["train"], streams["cal"])
+    return detector, streams, model, split

@@ -41,10 +41,9 @@ from graphrec.security.queries import (
     SAMPLING,
     Answer,
     autoregressive_queries,
+    budget_plan,
     label_prefixes,
     random_queries,
-    sequence_accounts,
-    sequences_for_budget,
 )
 from graphrec.security.served import list_metrics
 from graphrec.security.surrogate import SurrogateConfig, build_surrogate, fit_surrogate
@@ -70,9 +69,9 @@ class ExtractionConfig:
             (its ``max_len`` is capped there: learned positions beyond the longest query would
             never be trained, yet real histories would use them).
         account: the attacker's account at the oracle (default ``attacker``).
-        accounts: accounts the budget is spread over (default 1): each owns whole sequences
-            (:func:`~graphrec.security.queries.sequence_accounts`) and sequences are cut to at
-            most ``ceil(budget / accounts)`` items, so that every account spends its share.
+        accounts: accounts the budget is spread over (default 1): each spends an equal share
+            on its own sequences (:func:`~graphrec.security.queries.budget_plan`), cut to at
+            most ``ceil(budget / accounts)`` items.
         eval_account: the account evaluation queries come from (default ``evaluation``).
         seed: the attacker's query randomness (default 0).
     """
@@ -173,23 +172,22 @@ def send_queries(
     names = config.account_names()
     before = sum(oracle.calls_of(name) for name in names)
     length = config.sequence_length
-    count = sequences_for_budget(config.budget, length)
-    owners = sequence_accounts(count, config.account, min(config.accounts, count))
+    owners, allowance = budget_plan(config.budget, length, config.accounts, config.account)
     if config.strategy == "random":
-        sequences = random_queries(num_items, count, length, rng)
-        answers = label_prefixes(oracle, sequences, config.k, budget=config.budget, account=owners)
-        sequences = _paid_prefixes(sequences, length, config.budget)
+        sequences = random_queries(num_items, len(owners), length, rng)
+        answers = label_prefixes(oracle, sequences, config.k, account=owners, allowance=allowance)
+        sequences = [s[:paid] for s, paid in zip(sequences, allowance, strict=True)]
     else:
         sequences, answers = autoregressive_queries(
             oracle,
             num_items,
-            count,
+            len(owners),
             length,
             config.k,
             rng,
             owners,
-            budget=config.budget,
             sampling=config.sampling,
+            allowance=allowance,
         )
     calls = sum(oracle.calls_of(name) for name in names) - before
     if calls != len(answers) or calls > config.budget:
@@ -409,15 +407,3 @@ def _surrogate_ranking(
     finally:
         surrogate.train(was_training)
     return out, {name: float(torch.cat(v).mean()) for name, v in per_user.items()}
-
-
-def _paid_prefixes(sequences: list[np.ndarray], length: int, budget: int) -> list[np.ndarray]:
-    """The parts of random sequences the budget paid for (the surrogate's pseudo-users)."""
-    paid: list[np.ndarray] = []
-    left = budget
-    for sequence in sequences:
-        if left <= 0:
-            break
-        paid.append(sequence[: min(length, left)])
-        left -= len(paid[-1])
-    return paid

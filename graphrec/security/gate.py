@@ -119,7 +119,9 @@ class StreamGate:
         served = self._served_by_defended.setdefault(account, {})
         by_defended = served.get(query[:-1], self.is_gated(account))
         rank = rank_defended if by_defended else rank_undefended
-        llr = self.detector.transition_llrs(np.array([rank]), np.array([k]))[0]  # [C]
+        llr = self.detector.transition_llrs(
+            np.array([rank]), np.array([len(query) - 1]), np.array([k])
+        )[0]  # [C]
         self._ratios[account] = self._ratios.get(account, np.zeros(len(COMPONENTS))) + llr
         gated = self.is_gated(account)
         served[query] = gated

@@ -44,18 +44,29 @@ Accounts = str | Sequence[str]
 """One account for every sequence, or the account of each sequence."""
 
 
-def sequence_accounts(num_sequences: int, account: str, num_accounts: int) -> list[str]:
-    """The account each sequence is sent from: ``num_accounts`` contiguous, near-equal blocks.
+def budget_plan(
+    budget: int, length: int, num_accounts: int = 1, account: str = ATTACK_ACCOUNT
+) -> tuple[list[str], np.ndarray]:
+    """How a budget spread over accounts is spent: each sequence's account and prefix allowance.
 
-    With one account it is ``account`` itself; with more, ``"{account}_{a}"`` for ``a = 0..N-1``
-    (each account owns whole sequences, so it sends its own prefixes, as an independent attacker
-    with a share of the budget would).
+    The budget is split as evenly as possible (the first ``budget % N`` accounts get one call
+    more); each account spends its share on its own sequences of ``length`` prefixes, the last
+    one shorter when the share ends inside it. With one account the account is ``account``
+    itself; with more, ``"{account}_{a}"`` for ``a = 0..N-1``.
+
+    Returns:
+        ``(owners, allowance)``: the account of each sequence and its number of paid prefixes.
     """
-    _check_sizes(num_sequences=num_sequences, num_accounts=num_accounts)
-    if num_accounts == 1:
-        return [account] * num_sequences
-    owner = np.arange(num_sequences) * num_accounts // num_sequences
-    return [f"{account}_{int(a)}" for a in owner]
+    _check_sizes(budget=budget, length=length, num_accounts=num_accounts)
+    owners: list[str] = []
+    allowance: list[int] = []
+    for a in range(min(num_accounts, budget)):
+        share = budget // num_accounts + (1 if a < budget % num_accounts else 0)
+        full, rest = divmod(share, length)
+        paid = [length] * full + ([rest] if rest else [])
+        allowance.extend(paid)
+        owners.extend([account if num_accounts == 1 else f"{account}_{a}"] * len(paid))
+    return owners, np.asarray(allowance, dtype=np.int64)
 
 
 def random_queries(
@@ -90,12 +101,6 @@ def prefix_allowance(num_sequences: int, length: int, budget: int | None) -> np.
     return allowance
 
 
-def sequences_for_budget(budget: int, length: int) -> int:
-    """Sequences of ``length`` prefixes that a budget of ``budget`` oracle calls pays for."""
-    _check_sizes(budget=budget, length=length)
-    return -(-budget // length)
-
-
 def label_prefixes(
     oracle: Oracle,
     sequences: Sequence[Sequence[int]],
@@ -103,12 +108,14 @@ def label_prefixes(
     *,
     budget: int | None = None,
     account: Accounts = ATTACK_ACCOUNT,
+    allowance: np.ndarray | None = None,
 ) -> list[Answer]:
     """Ask the oracle for the top-``k`` of every prefix of every sequence, within ``budget`` calls.
 
     Prefixes are paid for sequence by sequence (the first sequences get all their prefixes), and
     asked step by step: all length-1 prefixes in one batch, then all length-2 prefixes, ... A
-    refused prefix ends its sequence (see the module doc).
+    refused prefix ends its sequence (see the module doc). ``allowance`` (prefixes paid per
+    sequence, e.g. from :func:`budget_plan`) replaces ``budget`` when given.
 
     Returns:
         ``(prefix, top-k)`` pairs, one per answered oracle call, ordered by prefix length then
@@ -121,7 +128,10 @@ def label_prefixes(
     lengths = np.array([len(s) for s in arrays])
     if budget is not None:
         _check_sizes(budget=budget)
-    allowance = _ragged_allowance(lengths, budget)
+    if allowance is None:
+        allowance = _ragged_allowance(lengths, budget)
+    else:
+        allowance = np.minimum(np.asarray(allowance, dtype=np.int64), lengths)
     owners = _owners(account, len(arrays))
     answers: list[Answer] = []
     for step in range(int(allowance.max(initial=0))):
@@ -147,6 +157,7 @@ def autoregressive_queries(
     *,
     budget: int | None = None,
     sampling: str = "uniform",
+    allowance: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[Answer]]:
     """Grow sequences from the oracle's own answers (Yue et al.'s autoregressive generation).
 
@@ -170,6 +181,8 @@ def autoregressive_queries(
         budget: oracle calls allowed (default ``num_sequences * length``); exactly
             ``min(budget, num_sequences * length)`` calls are made.
         sampling: ``uniform`` or ``rank`` (see above).
+        allowance: prefixes paid per sequence (e.g. from :func:`budget_plan`; ``[S]``, at most
+            ``length`` each); replaces ``budget`` when given.
 
     Returns:
         ``(sequences, answers)``: the grown sequences (the last may be shorter when the budget
@@ -183,7 +196,11 @@ def autoregressive_queries(
         raise ValueError(f"length {length} exceeds the catalogue ({num_items} items)")
     if budget is not None:
         _check_sizes(budget=budget)
-    allowance = prefix_allowance(num_sequences, length, budget)
+    if allowance is None:
+        allowance = prefix_allowance(num_sequences, length, budget)
+    elif len(allowance) != num_sequences or np.max(allowance, initial=0) > length:
+        raise ValueError(f"allowance must hold {num_sequences} values of at most {length}")
+    allowance = np.asarray(allowance, dtype=np.int64).copy()
     reached = int((allowance > 0).sum())
     allowance = allowance[:reached]
     owners = _owners(account, num_sequences)

@@ -16,7 +16,9 @@ the prefix would be served, prefix items excluded).
 
 Per account, two cumulative log-likelihood ratios over its transitions' binned ranks
 (:meth:`QueryStreamDetector.transition_llrs`), against ``p``, the benign rank distribution
-fitted on training users' transitions (add-1/2 smoothed):
+fitted on training users' transitions, per prefix length (:data:`CONTEXT_EDGES`: a benign user
+early in its history, or many users early in theirs behind one account, is compared with benign
+moves made after as few items):
 
 * ``list``:  ``log q_list(b) / p(b)``, ``q_list = (1 - eps) * uniform over ranks 1..k + eps * p``
   (any list-following attacker, whatever it samples inside the list, scores high: a real user
@@ -51,6 +53,12 @@ from graphrec.security.traffic import Streams, as_stream_list
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("list", "uniform")
+CONTEXT_EDGES = np.array([1, 2, 3, 5, 9, 17, 33])
+"""Prefix-length buckets ``[1], [2], [3, 4], [5, 8], [9, 16], [17, 32], [33, ...)``: users move
+differently after one item than after thirty (the model knows less), so ``p`` is fitted per
+bucket and an account is compared with benign users at the same point of their history."""
+CONTEXT_PRIOR = 50.0
+"""Pseudo-transitions of the pooled distribution added to each bucket (sparse buckets shrink)."""
 NO_TRANSITION = -1
 """Rank of a query with no transition (a single item, or a last item already in the prefix)."""
 
@@ -125,8 +133,8 @@ class QueryStreamDetector:
         device: where the model runs (default cpu).
 
     Attributes (after ``fit``):
-        edges_: rank-bin edges; benign_: benign bin probabilities ``p``;
-        log_ratios_: ``[C, B]`` per-bin log-likelihood ratios of the components;
+        edges_: rank-bin edges; benign_: benign bin probabilities ``p``, ``[X, B]`` (per
+        prefix-length bucket); log_ratios_: ``[C, X, B]`` log-likelihood ratios of the components;
         thresholds_: ``[C]`` online thresholds on the running maxima;
         threshold_: 0 (``decision_function`` is the margin over the thresholds).
     """
@@ -163,18 +171,26 @@ class QueryStreamDetector:
         self, benign_query_streams: Streams, calibration_streams: Streams
     ) -> QueryStreamDetector:
         """Fit ``p`` on benign training accounts and the online thresholds on held-out ones."""
-        ranks = self.ranks_of(as_stream_list(benign_query_streams))
-        observed = np.concatenate(ranks) if ranks else np.zeros(0, dtype=np.int64)
-        observed = observed[observed != NO_TRANSITION]
-        if len(observed) == 0:
+        moves = self.transitions_of(as_stream_list(benign_query_streams))
+        ranks = np.concatenate([r for r, _ in moves]) if moves else np.zeros(0, dtype=np.int64)
+        contexts = np.concatenate([c for _, c in moves]) if moves else np.zeros(0, dtype=np.int64)
+        moved = ranks != NO_TRANSITION
+        if not moved.any():
             raise ValueError("the benign training streams hold no transition")
         self.edges_ = rank_edges(self.num_items, self.list_length)
-        counts = np.bincount(self._bins(observed), minlength=len(self.edges_) - 1)
-        self.benign_ = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+        num_bins = len(self.edges_) - 1
+        counts = np.zeros((len(CONTEXT_EDGES), num_bins))
+        np.add.at(counts, (self._contexts(contexts[moved]), self._bins(ranks[moved])), 1.0)
+        pooled = (counts.sum(0) + 0.5) / (counts.sum() + 0.5 * num_bins)  # [B]
+        shrunk = counts + CONTEXT_PRIOR * pooled  # [X, B], sparse contexts lean on the pool
+        self.benign_ = shrunk / shrunk.sum(1, keepdims=True)  # [X, B]
         self.log_ratios_ = np.stack(
-            [np.log(self._list_alternative(self.list_length) / self.benign_), self._uniform()]
-        )
-        self.transitions_ = len(observed)
+            [
+                np.log(self._list_alternative(self.list_length) / self.benign_),
+                np.log(self._widths() / self.num_items / self.benign_),
+            ]
+        )  # [C, X, B]
+        self.transitions_ = int(moved.sum())
         self.calibrate(calibration_streams)
         return self
 
@@ -199,22 +215,32 @@ class QueryStreamDetector:
         return self
 
     # ------------------------------------------------------------------ statistics
-    def ranks_of(self, streams: Sequence[Sequence[Sequence[int]]]) -> list[np.ndarray]:
-        """Transition ranks of every account's queries under the served model (one array each)."""
+    def transitions_of(
+        self, streams: Sequence[Sequence[Sequence[int]]]
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per account, its queries' transition ranks and context lengths (prefix items)."""
         flat = [q for stream in streams for q in stream]
         ranks = transition_ranks(
             self.model, flat, max_len=self.max_len, batch_size=self.batch_size, device=self.device
         )
+        contexts = np.array([len(q) - 1 for q in flat], dtype=np.int64)
         bounds = np.concatenate([[0], np.cumsum([len(s) for s in streams])]).astype(int)
-        return [ranks[bounds[a] : bounds[a + 1]] for a in range(len(streams))]
+        return [
+            (ranks[bounds[a] : bounds[a + 1]], contexts[bounds[a] : bounds[a + 1]])
+            for a in range(len(streams))
+        ]
 
     def transition_llrs(
-        self, ranks: np.ndarray, list_lengths: np.ndarray | None = None
+        self,
+        ranks: np.ndarray,
+        contexts: np.ndarray,
+        list_lengths: np.ndarray | None = None,
     ) -> np.ndarray:
         """Per-transition log-likelihood ratios ``[n, C]`` (0 where there is no transition).
 
         Args:
             ranks: transition ranks ``[n]``.
+            contexts: prefix lengths ``[n]`` (items before the moved-to item).
             list_lengths: the list length each query asked for (default ``list_length``).
         """
         self._check_fitted("log_ratios_")
@@ -224,29 +250,32 @@ class QueryStreamDetector:
         if not moved.any():
             return out
         bins = self._bins(ranks[moved])
-        out[moved] = self.log_ratios_[:, bins].T
+        context = self._contexts(np.asarray(contexts)[moved])
+        out[moved] = self.log_ratios_[:, context, bins].T
         if list_lengths is not None:
             lengths = np.asarray(list_lengths)[moved]
             for k in np.unique(lengths[lengths != self.list_length]):
                 mine = lengths == k
-                ratios = np.log(self._list_alternative(int(k)) / self.benign_)
-                out[np.flatnonzero(moved)[mine], 0] = ratios[bins[mine]]
+                ratios = np.log(self._list_alternative(int(k)) / self.benign_)  # [X, B]
+                out[np.flatnonzero(moved)[mine], 0] = ratios[context[mine], bins[mine]]
         return out
 
     def account_statistics(self, streams: Streams) -> np.ndarray:
-        """Each account's cumulative log-likelihood ratios at the end of its stream, ``[N, C]``."""
-        ranks = self.ranks_of(as_stream_list(streams))
-        return np.array([self.transition_llrs(r).sum(0) for r in ranks], dtype=np.float64).reshape(
-            len(ranks), len(COMPONENTS)
-        )
+        """The statistics a threshold is put on: :meth:`running_peaks`, ``[N, C]``.
+
+        The running maximum, not the final sum: a benign account's ratios drift down with every
+        move, so a final sum would depend on how many moves the account made (an aggregator of
+        users early in their histories makes fewer), while the maximum does not.
+        """
+        return self.running_peaks(as_stream_list(streams))
 
     def running_peaks(self, streams: Sequence[Sequence[Sequence[int]]]) -> np.ndarray:
         """Each account's running maximum of every cumulative ratio over its stream, ``[N, C]``."""
-        ranks = self.ranks_of(streams)
-        peaks = np.zeros((len(ranks), len(COMPONENTS)))
-        for a, r in enumerate(ranks):
+        moves = self.transitions_of(streams)
+        peaks = np.zeros((len(moves), len(COMPONENTS)))
+        for a, (r, c) in enumerate(moves):
             if len(r):
-                peaks[a] = np.maximum(np.cumsum(self.transition_llrs(r), axis=0).max(0), 0.0)
+                peaks[a] = np.maximum(np.cumsum(self.transition_llrs(r, c), axis=0).max(0), 0.0)
         return peaks
 
     def decision_function(self, streams: Streams) -> np.ndarray:
@@ -263,16 +292,18 @@ class QueryStreamDetector:
         clipped = np.clip(ranks, 1, self.num_items)
         return np.searchsorted(self.edges_, clipped, side="right") - 1
 
+    @staticmethod
+    def _contexts(lengths: np.ndarray) -> np.ndarray:
+        return np.searchsorted(CONTEXT_EDGES, np.maximum(lengths, 1), side="right") - 1
+
     def _widths(self) -> np.ndarray:
         return np.diff(self.edges_).astype(np.float64)
 
     def _list_alternative(self, k: int) -> np.ndarray:
-        """``q_list`` for lists of ``k`` items: uniform over ranks ``1..k``, plus ``eps * p``."""
+        """``q_list`` for lists of ``k`` items, ``[X, B]``: uniform over ranks ``1..k``, plus
+        ``eps * p``."""
         inside = np.clip(np.minimum(self.edges_[1:], k + 1) - self.edges_[:-1], 0, None)
         return (1 - self.eps) * inside / k + self.eps * self.benign_
-
-    def _uniform(self) -> np.ndarray:
-        return np.log(self._widths() / self.num_items / self.benign_)
 
     def _margin(self, peaks: np.ndarray) -> np.ndarray:
         return (peaks - self.thresholds_).max(axis=1)

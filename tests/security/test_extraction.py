@@ -8,15 +8,12 @@ import inspect
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
-from graphrec.data.ratings import from_raw_events
-from graphrec.data.split import Split, leave_one_out, pad_sequences
+from graphrec.data.split import Split, pad_sequences
 from graphrec.eval.ranking import evaluate
-from graphrec.models.batch import SequenceBatch, iter_batches, training_sequences
-from graphrec.models.factory import ModelSpec
+from graphrec.models.batch import SequenceBatch
 from graphrec.security.extraction import (
     ExtractionConfig,
     agreement_curve,
@@ -27,6 +24,7 @@ from graphrec.security.extraction import (
 from graphrec.security.oracle import Oracle
 from graphrec.security.queries import (
     autoregressive_queries,
+    budget_plan,
     label_prefixes,
     prefix_allowance,
     random_queries,
@@ -41,7 +39,6 @@ from graphrec.security.surrogate import (
     ranking_margin_loss,
     sample_outside,
 )
-from graphrec.train.trainer import build_for_split
 
 MAX_LEN = 10
 
@@ -68,47 +65,10 @@ SMALL = SurrogateConfig(
 )
 
 
-def drifting_split(num_users: int = 80, num_items: int = 40, length: int = 12) -> Split:
-    """Each next item is 1-3 steps after the previous one (mod I): a pattern a target learns."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for user in range(num_users):
-        item = int(rng.integers(num_items))
-        for step in range(length):
-            rows.append((f"u{user}", f"m{item}", 4.0, step))
-            item = (item + 1 + int(rng.integers(0, 3))) % num_items
-    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
-    return leave_one_out(from_raw_events(frame))
-
-
 @pytest.fixture(scope="module")
-def target() -> tuple[Oracle, Split]:
+def target(drift_target) -> tuple[Oracle, Split]:
     """A tiny trained graph + SASRec target behind an oracle (k up to 10)."""
-    split = drifting_split()
-    spec = ModelSpec(
-        name="graphrec",
-        num_users=split.num_users,
-        num_items=split.num_items,
-        max_len=MAX_LEN,
-        embedding_dim=16,
-        num_layers=1,
-        num_blocks=1,
-        num_heads=1,
-        dropout=0.1,
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = build_for_split(spec, split)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=2e-2)
-        data = training_sequences(split, MAX_LEN)
-        model.train()
-        for _ in range(15):
-            for batch in iter_batches(data, 40, shuffle=True):
-                loss = model.calculate_loss(batch)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-    model.eval()
+    model, split = drift_target
     return Oracle(model, max_len=MAX_LEN, max_k=10), split
 
 
@@ -156,6 +116,29 @@ def test_prefix_allowance_pays_sequence_by_sequence() -> None:
     assert prefix_allowance(4, 5, 13).tolist() == [5, 5, 3, 0]
     assert prefix_allowance(2, 5, 100).tolist() == [5, 5]
     assert prefix_allowance(3, 4, None).tolist() == [4, 4, 4]
+
+
+def test_budget_plan_splits_the_budget_evenly_over_accounts() -> None:
+    owners, allowance = budget_plan(10, 3, 3, account="x")
+    assert owners == ["x_0", "x_0", "x_1", "x_2"] and allowance.tolist() == [3, 1, 3, 3]
+    owners, allowance = budget_plan(7, 3)
+    assert owners == ["attacker"] * 3 and allowance.tolist() == [3, 3, 1]
+
+
+def test_multi_account_attack_spends_each_share_and_survives_refusals(target) -> None:
+    oracle, split = target
+    config = ExtractionConfig(
+        budget=40, k=10, length=6, accounts=4, account="multi", surrogate=replace(SMALL, epochs=1)
+    )
+    attack = extract(oracle, split.num_items, config)
+    assert [oracle.calls_of(f"multi_{a}") for a in range(4)] == [10, 10, 10, 10]
+    assert attack.oracle_calls == 40
+    blocking = Oracle(
+        oracle._Oracle__model, max_len=MAX_LEN, max_k=10, gate=lambda a, q: a != "cut_1"
+    )
+    cut = extract(blocking, split.num_items, replace(config, account="cut"))
+    assert cut.oracle_calls == 30 and blocking.refused_by_account["cut_1"] >= 1
+    assert all(len(s) <= 6 for s in cut.sequences)
 
 
 def test_label_prefixes_spends_exactly_the_budget(target) -> None:
