@@ -1,10 +1,10 @@
-"""Security benchmark: the table of SPEC §5 on ML-100K in one run, with seconds per stage.
+"""Security benchmark: the tables of SPEC §5 on ML-100K in one run, with seconds per stage.
 
-Trains the undefended target (default `graphrec train` settings), extracts it through its oracle
-at each budget of ``--budgets`` (Agreement@10 against budget), then runs the full chain of
-``graphrec defend report`` at the largest budget: GRO at every lambda of ``--lambdas`` (each
-defended model attacked the same way) and SEAT (held-out calibration, single-account attacks,
-accounts-needed simulation).
+Runs the full chain of ``graphrec defend report`` at the largest budget of ``--budgets``: the
+undefended target (trained with the default `graphrec train` settings, or ``--target``), GRO at
+every lambda of ``--lambdas`` chosen on validation users, SEAT and the query-stream detector at
+matched volume, and the attack spread over ``--accounts`` accounts against no defense, SEAT
+blocking, GRO and the detector-gated defense. Then Agreement@10 against budget (undefended).
 
     python scripts/bench_security.py [--ml100k PATH] [--budgets 2000,10000,30000]
 """
@@ -20,7 +20,8 @@ from graphrec.benchmark import Benchmark, markdown_table
 from graphrec.config import load_config
 from graphrec.security.extraction import ExtractionConfig, agreement_curve
 from graphrec.security.oracle import Oracle
-from graphrec.security.report import SecurityReportConfig, format_report, security_report
+from graphrec.security.report import SecurityReportConfig, security_report
+from graphrec.security.report_format import format_report
 from graphrec.train.trainer import load_trained
 
 
@@ -34,7 +35,8 @@ def main() -> None:
     parser.add_argument("--gro-epochs", type=int, default=5)
     parser.add_argument("--gro-queries", type=int, default=1, help="GRO queries per sequence")
     parser.add_argument("--gro-warmup", type=int, default=0, help="GRO student warm-up epochs")
-    parser.add_argument("--attack-accounts", type=int, default=20)
+    parser.add_argument("--accounts", default="1,5,20,50,100,200", help="accounts of the attack")
+    parser.add_argument("--volumes", default="25,50,100,200,500", help="matched volumes")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, default=Path("runs/bench/security_runs"))
@@ -53,7 +55,8 @@ def main() -> None:
         gro_epochs=args.gro_epochs,
         gro_queries_per_sequence=args.gro_queries,
         gro_student_warmup_epochs=args.gro_warmup,
-        attack_accounts=args.attack_accounts,
+        account_grid=tuple(int(x) for x in args.accounts.split(",")),
+        volumes=tuple(int(x) for x in args.volumes.split(",")),
         target_run=args.target,
     )
     bench = Benchmark("security")
@@ -81,7 +84,7 @@ def main() -> None:
     ]
     print("\nAgreement against budget (undefended target)\n")
     print(markdown_table(curve, columns))
-    headline = {key: value for key, value in table.items() if not isinstance(value, (dict, list))}
+    headline = {key: value for key, value in table.items() if not isinstance(value, dict | list)}
     print("\nHeadline figures\n")
     print(markdown_table([headline], list(headline)))
     print("\nSeconds per stage\n")

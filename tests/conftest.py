@@ -164,6 +164,9 @@ def drift_detector(drift_target):
         )
         for name, users in (("train", train), ("cal", calibration), ("eval", evaluation))
     }
-    detector = QueryStreamDetector(model, max_len=DRIFT_MAX_LEN, list_length=10)
+    popularity = np.bincount(split.train["item"].to_numpy(), minlength=split.num_items)
+    detector = QueryStreamDetector(
+        model, max_len=DRIFT_MAX_LEN, list_length=10, item_popularity=popularity, num_types=3
+    )
     detector.fit(streams["train"], streams["cal"])
     return detector, streams, model, split

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from graphrec.models.batch import SequenceBatch
 from graphrec.security.oracle import Oracle, Query
-from graphrec.security.stream import COMPONENTS, QueryStreamDetector, transition_ranks
+from graphrec.security.stream import COMPONENTS, Moves, QueryStreamDetector, transition_ranks
 
 
 class PermutedRecommender(nn.Module):
@@ -109,8 +109,8 @@ class StreamGate:
 
     def is_gated(self, account: str) -> bool:
         """Whether the account's next query would be answered by the defended model."""
-        ratios = self._ratios.get(account)
-        return ratios is not None and bool((ratios > self.thresholds).any())
+        ratios = self._ratios.get(account)  # [C, K]
+        return ratios is not None and bool((ratios.min(1) > self.thresholds).any())
 
     def route(
         self, account: str, query: Query, rank_undefended: int, rank_defended: int, k: int
@@ -119,10 +119,10 @@ class StreamGate:
         served = self._served_by_defended.setdefault(account, {})
         by_defended = served.get(query[:-1], self.is_gated(account))
         rank = rank_defended if by_defended else rank_undefended
-        llr = self.detector.transition_llrs(
-            np.array([rank]), np.array([len(query) - 1]), np.array([k])
-        )[0]  # [C]
-        self._ratios[account] = self._ratios.get(account, np.zeros(len(COMPONENTS))) + llr
+        move = Moves.of([query], np.array([rank]))
+        move.list_lengths = np.array([k])
+        llr = self.detector.transition_llrs(move)[0]  # [C, K]
+        self._ratios[account] = self._ratios.get(account, 0.0) + llr
         gated = self.is_gated(account)
         served[query] = gated
         self.queries[account] = self.queries.get(account, 0) + 1

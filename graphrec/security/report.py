@@ -283,6 +283,7 @@ def fit_detectors(
         max_len=max_len,
         list_length=min(report.attack.k, split.num_items),
         account_fpr=report.account_fpr,
+        item_popularity=np.bincount(split.train["item"].to_numpy(), minlength=split.num_items),
     )
     stream.fit(streams(train_users), streams(calibration_users))
     return Detectors(seat, stream, train_users, calibration_users, evaluation_users)

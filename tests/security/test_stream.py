@@ -15,7 +15,9 @@ from graphrec.security.queries import autoregressive_queries, label_prefixes, ra
 from graphrec.security.stream import (
     COMPONENTS,
     CONTEXT_EDGES,
+    DEGREE_EDGES,
     NO_TRANSITION,
+    Moves,
     QueryStreamDetector,
     rank_edges,
     transition_ranks,
@@ -65,25 +67,48 @@ def fitted(drift_detector):
 
 def test_ratios_follow_their_formulas(fitted) -> None:
     detector, _, _, _ = fitted
-    assert detector.benign_.shape == (len(CONTEXT_EDGES), len(detector.edges_) - 1)
-    assert np.allclose(detector.benign_.sum(1), 1.0)
+    bins_count = len(detector.edges_) - 1
+    assert detector.benign_.shape == (len(CONTEXT_EDGES), bins_count)
+    assert detector.types_.shape == (detector.num_types, len(CONTEXT_EDGES), bins_count)
+    assert np.allclose(detector.types_.sum(2), 1.0)
+    assert np.allclose(detector.popularity_types_.sum(1), 1.0)
     widths = np.diff(detector.edges_)
     inside = np.clip(np.minimum(detector.edges_[1:], 11) - detector.edges_[:-1], 0, None)
     ranks = np.array([1, 5, 10, 11, 40, NO_TRANSITION])
-    contexts = np.array([1, 2, 7, 7, 40, 3])
-    llr = detector.transition_llrs(ranks, contexts)
+    moves = Moves(ranks, np.array([1, 2, 7, 7, 40, 3]), np.array([0, 1, 2, 3, 4, 5]))
+    llr = detector.transition_llrs(moves)
+    assert llr.shape == (6, len(COMPONENTS), detector.num_types)
     bins = np.searchsorted(detector.edges_, ranks[:-1], side="right") - 1
     buckets = np.array([0, 1, 3, 3, 6])  # prefix lengths 1, 2, 7, 7, 40
-    p = detector.benign_[buckets, bins]
-    q_list = 0.99 * inside[bins] / 10 + 0.01 * p
-    assert np.allclose(llr[:-1, 0], np.log(q_list / p))
-    assert np.allclose(llr[:-1, 1], np.log(widths[bins] / detector.num_items / p))
+    degree = np.searchsorted(DEGREE_EDGES, detector.item_popularity[:5], side="right") - 1
+    catalogue = np.bincount(
+        np.searchsorted(DEGREE_EDGES, detector.item_popularity, side="right") - 1,
+        minlength=len(DEGREE_EDGES),
+    )
+    catalogue = (catalogue + 0.5) / (catalogue + 0.5).sum()
+    for k in range(detector.num_types):
+        p = detector.types_[k, buckets, bins]
+        q_list = 0.99 * inside[bins] / 10 + 0.01 * p
+        assert np.allclose(llr[:-1, 0, k], np.log(q_list / p))
+        uniform = np.log(widths[bins] / detector.num_items / p) + np.log(
+            catalogue[degree] / detector.popularity_types_[k, degree]
+        )
+        assert np.allclose(llr[:-1, 1, k], uniform)
     assert np.all(llr[-1] == 0)
     # a list of 5 items: rank 8 is off that list, so it costs the list component
-    shorter = detector.transition_llrs(np.array([8]), np.array([4]), np.array([5]))
-    longer = detector.transition_llrs(np.array([8]), np.array([4]))
-    assert shorter[0, 0] < longer[0, 0] and shorter[0, 1] == pytest.approx(longer[0, 1])
-    assert detector.account_statistics([[(1, 2), (1, 2, 3)]]).shape == (1, len(COMPONENTS))
+    one = Moves(np.array([8]), np.array([4]), np.array([0]))
+    shorter = detector.transition_llrs(Moves(one.ranks, one.contexts, one.items, np.array([5])))
+    longer = detector.transition_llrs(one)
+    assert np.all(shorter[0, 0] < longer[0, 0]) and np.allclose(shorter[0, 1], longer[0, 1])
+
+
+def test_statistics_take_the_best_benign_type_and_the_running_peak(fitted) -> None:
+    detector, _, _, _ = fitted
+    stream = [(1, 2), (1, 2, 3), (1, 2, 3, 9)]
+    (moves,) = detector.moves_of([stream])
+    cumulative = np.cumsum(detector.transition_llrs(moves), axis=0).min(2)  # [n, C]
+    expected = np.maximum(cumulative.max(0), 0.0)
+    assert np.allclose(detector.account_statistics([stream])[0], expected)
 
 
 def test_attackers_are_flagged_and_benign_users_are_not(fitted) -> None:
