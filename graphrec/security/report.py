@@ -43,7 +43,7 @@ from graphrec.security.defense_eval import (
     gated_utility,
     tune_gate,
 )
-from graphrec.security.extraction import ExtractionConfig
+from graphrec.security.extraction import STRATEGIES, ExtractionConfig
 from graphrec.security.gate import GatedOracle, PermutedRecommender, StreamGate
 from graphrec.security.gro import GROConfig
 from graphrec.security.gro.select import choose_lambda, sweep_candidates, test_candidate
@@ -306,8 +306,15 @@ def detector_evaluation(
     """
     streams = _streams(split, max_len, report.benign_stride)
     probe = Oracle(model, max_len=max_len, max_k=min(100, split.num_items))
+    strategies = [report.attack.strategy] + [s for s in STRATEGIES if s != report.attack.strategy]
     attack_streams = {
-        n: attack_accounts(probe, report.attack, n, account=f"probe{n}") for n in report.volumes
+        strategy: {
+            n: attack_accounts(
+                probe, replace(report.attack, strategy=strategy), n, account=f"{strategy}{n}"
+            )
+            for n in report.volumes
+        }
+        for strategy in strategies
     }
     named = {"SEAT": detectors.seat, "stream": detectors.stream}
     rows = matched_volume_table(

@@ -61,22 +61,31 @@ def _gro_table(table: dict[str, Any]) -> str:
 
 def volume_table(table: dict[str, Any]) -> str:
     """The matched-volume rows of both detectors (``table["matched_volume"]``)."""
-    rows = {
-        f"{row['detector']} n={row['volume']}": {
+    rows = {}
+    for row in table["matched_volume"]:
+        cells = {
             "benign": row["benign_accounts"],
             "attack": row["attack_accounts"],
             "roc auc": row.get("roc_auc"),
             "pr auc": row.get("pr_auc"),
             "detection": row.get("detection_rate"),
             "fpr": row.get("false_positive_rate"),
+            "fpr 95% ci": "-" if "fpr_ci" not in row else "{:.3f}-{:.3f}".format(*row["fpr_ci"]),
             "aggregator flags": row.get("aggregator_flag_rate"),
         }
-        for row in table["matched_volume"]
-    }
+        cells.update(
+            {
+                f"det {key.split('/')[1]}": value
+                for key, value in row.items()
+                if key.startswith("detection_rate/")
+            }
+        )
+        rows[f"{row['detector']} n={row['volume']}"] = cells
     return "\n".join(
         [
             "Detection at matched volume: n queries per account, attack and benign (stride 1); "
-            "thresholds calibrated at 1 % FPR on calibration users, FPR on evaluation users",
+            "thresholds calibrated at 1 % FPR on calibration users, FPR on evaluation users; "
+            "auc and detection of the report's attack, det <strategy> of each attack strategy",
             metrics_table(rows, digits=3),
         ]
     )

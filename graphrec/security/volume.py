@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
+from scipy.stats import beta
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from graphrec.security.conformal import conformal_quantile
@@ -119,7 +120,7 @@ def matched_volume_table(
     *,
     calibration_streams: Sequence[Sequence[Query]],
     evaluation_streams: Sequence[Sequence[Query]],
-    attack_streams: Mapping[int, Sequence[Sequence[Query]]],
+    attack_streams: Mapping[str, Mapping[int, Sequence[Sequence[Query]]]],
     volumes: Sequence[int] = VOLUMES,
     account_fpr: float = 0.01,
     users_per_aggregator: int = 10,
@@ -131,30 +132,40 @@ def matched_volume_table(
         detectors: fitted detectors by name.
         calibration_streams: benign streams of calibration users (thresholds).
         evaluation_streams: benign streams of evaluation users (false positives, aggregators).
-        attack_streams: the attack accounts at each volume (:func:`attack_accounts`).
+        attack_streams: per attack (e.g. ``"autoregressive"``, ``"random"``), the attack
+            accounts at each volume (:func:`attack_accounts`). The first attack's figures are
+            ``roc_auc``, ``pr_auc``, ``detection_rate``; every attack's are also keyed
+            ``<figure>/<attack>``.
         volumes: the ``n`` of each row block.
         account_fpr: the calibrated false-positive rate (default 1 %).
         users_per_aggregator: users behind one aggregator account (default 10).
         seed: the aggregator grouping seed.
+
+    Rows also hold ``fpr_ci`` (the Clopper-Pearson 95 % interval of the false-positive rate: a
+    rate measured on a few hundred accounts is uncertain by about a percent).
     """
     rows: list[dict[str, float | str]] = []
+    first = next(iter(attack_streams))
     for n in volumes:
         calibration = volume_accounts(calibration_streams, n)
         benign = volume_accounts(evaluation_streams, n)
         aggregated = aggregator_accounts(
             evaluation_streams, n, users_per_account=users_per_aggregator, seed=seed
         )
-        attack = [s for s in attack_streams[n] if len(s) == n]
+        attacks = {
+            name: [s for s in by_volume[n] if len(s) == n]
+            for name, by_volume in attack_streams.items()
+        }
         for name, detector in detectors.items():
             row: dict[str, float | str] = {
                 "detector": name,
                 "volume": n,
                 "calibration_accounts": len(calibration),
                 "benign_accounts": len(benign),
-                "attack_accounts": len(attack),
+                "attack_accounts": len(attacks[first]),
                 "aggregator_accounts": len(aggregated),
             }
-            if len(calibration) < 2 or not benign or not attack:
+            if len(calibration) < 2 or not benign or not attacks[first]:
                 log.warning("volume %d: too few accounts for %s", n, name)
                 rows.append(row)
                 continue
@@ -162,17 +173,25 @@ def matched_volume_table(
             _, benign_score = flag_scores(
                 detector.account_statistics(benign), cal_stats, account_fpr
             )
-            _, attack_score = flag_scores(
-                detector.account_statistics(attack), cal_stats, account_fpr
-            )
-            labels = np.r_[np.zeros(len(benign_score)), np.ones(len(attack_score))]
-            scores = np.r_[benign_score, attack_score]
+            flagged = int((benign_score > 0).sum())
             row.update(
-                roc_auc=float(roc_auc_score(labels, scores)),
-                pr_auc=float(average_precision_score(labels, scores)),
-                detection_rate=float((attack_score > 0).mean()),
-                false_positive_rate=float((benign_score > 0).mean()),
+                false_positive_rate=flagged / len(benign_score),
+                fpr_ci=clopper_pearson(flagged, len(benign_score)),
             )
+            for attack, streams in attacks.items():
+                _, attack_score = flag_scores(
+                    detector.account_statistics(streams), cal_stats, account_fpr
+                )
+                labels = np.r_[np.zeros(len(benign_score)), np.ones(len(attack_score))]
+                scores = np.r_[benign_score, attack_score]
+                figures = {
+                    "roc_auc": float(roc_auc_score(labels, scores)),
+                    "pr_auc": float(average_precision_score(labels, scores)),
+                    "detection_rate": float((attack_score > 0).mean()),
+                }
+                row.update({f"{key}/{attack}": value for key, value in figures.items()})
+                if attack == first:
+                    row.update(figures)
             if aggregated:
                 _, agg_score = flag_scores(
                     detector.account_statistics(aggregated), cal_stats, account_fpr
@@ -181,6 +200,16 @@ def matched_volume_table(
             rows.append(row)
             log.info("matched volume %s n=%d: %s", name, n, row)
     return rows
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) ``level`` interval of a binomial rate."""
+    tail = (1 - level) / 2
+    low = 0.0 if successes == 0 else float(beta.ppf(tail, successes, trials - successes + 1))
+    high = (
+        1.0 if successes == trials else float(beta.ppf(1 - tail, successes + 1, trials - successes))
+    )
+    return low, high
 
 
 def accounts_needed_by_volume(

@@ -4,6 +4,7 @@ aggregators of benign users are scored like single users; the accounts-needed se
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from graphrec.security.volume import (
     accounts_needed_by_volume,
     aggregator_accounts,
     attack_accounts,
+    clopper_pearson,
     flag_scores,
     matched_volume_table,
     volume_accounts,
@@ -68,7 +70,7 @@ def test_volume_alone_decides_nothing_at_matched_volume() -> None:
         {"count": counter},
         calibration_streams=benign[:20],
         evaluation_streams=benign[20:],
-        attack_streams=attack,
+        attack_streams={"replay": attack},
         volumes=(5, 10),
         users_per_aggregator=4,
     )
@@ -89,7 +91,12 @@ def test_an_aggregator_and_an_attack_of_equal_volume_meet_the_same_threshold(
         {"stream": detector},
         calibration_streams=list(streams["cal"].values()),
         evaluation_streams=list(streams["eval"].values()),
-        attack_streams={n: attack_accounts(probe, attack, n)},
+        attack_streams={
+            "autoregressive": {n: attack_accounts(probe, attack, n)},
+            "random": {
+                n: attack_accounts(probe, replace(attack, strategy="random"), n, account="r")
+            },
+        },
         volumes=(n,),
         users_per_aggregator=3,
     )
@@ -97,6 +104,18 @@ def test_an_aggregator_and_an_attack_of_equal_volume_meet_the_same_threshold(
     assert row["attack_accounts"] == 25 and row["aggregator_accounts"] >= 5
     assert row["roc_auc"] >= 0.9 and row["detection_rate"] >= 0.8
     assert row["aggregator_flag_rate"] <= 0.2 and row["false_positive_rate"] <= 0.2
+    assert (
+        row["detection_rate/random"] >= 0.8
+        and row["detection_rate/autoregressive"] == (row["detection_rate"])
+    )
+    low, high = row["fpr_ci"]
+    assert low <= row["false_positive_rate"] <= high
+
+
+def test_clopper_pearson_by_hand() -> None:
+    assert clopper_pearson(0, 10) == pytest.approx((0.0, 1 - 0.025 ** (1 / 10)))
+    low, high = clopper_pearson(3, 205)
+    assert low == pytest.approx(0.00302, abs=1e-4) and high == pytest.approx(0.04218, abs=1e-4)
 
 
 def test_attack_accounts_split_the_budget(drift_target) -> None:
