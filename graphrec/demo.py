@@ -111,7 +111,7 @@ def _security_stage(ctx: DemoContext) -> dict[str, Any]:
     max_len = spec.max_len
     attack = ExtractionConfig(budget=3000, length=30)
     report = SecurityReportConfig(
-        attack=attack, volumes=(50,), accounts_needed_candidates=(1, 10, 100)
+        attack=attack, volumes=(50,), accounts_needed_candidates=(1, 10, 100), detector_splits=1
     )
     detectors = fit_detectors(target, ctx.split, report, max_len=max_len, seed=ctx.seed)
     popularity = np.bincount(ctx.split.train["item"].to_numpy(), minlength=ctx.split.num_items)
@@ -141,8 +141,10 @@ def _security_stage(ctx: DemoContext) -> dict[str, Any]:
         ).metrics["agreement@10"]
         for name, service in services.items()
     }
-    figures = detector_evaluation(target, ctx.split, detectors, report, max_len=max_len)
-    volume = {row["detector"]: row for row in figures["matched_volume"]}
+    figures = detector_evaluation(
+        target, ctx.split, detectors, report, max_len=max_len, seed=ctx.seed
+    )
+    volume = {row["detector"]: row for row in figures["matched_volume_summary"]}
     served = served_model_metrics(target, ctx.split, "test", max_len=max_len)["ndcg@10"]
     return {
         "oracle calls per attack": attack.budget,

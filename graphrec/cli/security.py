@@ -156,7 +156,9 @@ def seat(
     report = SecurityReportConfig(attack=_attack_config(budget, strategy, k, 30, 0))
     max_len = config.data.max_len
     detectors = fit_detectors(model, split, report, max_len=max_len, seed=config.seed)
-    figures = detector_evaluation(model, split, detectors, report, max_len=max_len)
+    figures = detector_evaluation(
+        model, split, detectors, report, max_len=max_len, seed=config.seed
+    )
     typer.echo(volume_table(figures))
     if json_out is not None:
         write_json(json_out, figures)

@@ -60,35 +60,39 @@ def _gro_table(table: dict[str, Any]) -> str:
 
 
 def volume_table(table: dict[str, Any]) -> str:
-    """The matched-volume rows of both detectors (``table["matched_volume"]``)."""
+    """Matched-volume figures of both detectors: means over the user splits [min, max]."""
     rows = {}
-    for row in table["matched_volume"]:
-        cells = {
-            "benign": row["benign_accounts"],
-            "attack": row["attack_accounts"],
-            "roc auc": row.get("roc_auc"),
-            "pr auc": row.get("pr_auc"),
-            "detection": row.get("detection_rate"),
-            "fpr": row.get("false_positive_rate"),
-            "fpr 95% ci": "-" if "fpr_ci" not in row else "{:.3f}-{:.3f}".format(*row["fpr_ci"]),
-            "aggregator flags": row.get("aggregator_flag_rate"),
+    for row in table["matched_volume_summary"]:
+        cells: dict[str, Any] = {
+            "benign": round(row["benign_accounts"]),
+            "attack": round(row["attack_accounts"]),
         }
-        cells.update(
-            {
-                f"det {key.split('/')[1]}": value
-                for key, value in row.items()
-                if key.startswith("detection_rate/")
-            }
-        )
+        for key, label in (
+            ("roc_auc", "roc auc"),
+            ("detection_rate", "detection"),
+            ("false_positive_rate", "fpr"),
+            ("aggregator_flag_rate", "aggregator flags"),
+        ):
+            cells[label] = _spread(row, key)
+        for key in row:
+            if key.startswith("detection_rate/") and not key.endswith(("_min", "_max")):
+                cells[f"det {key.split('/')[1]}"] = _spread(row, key)
         rows[f"{row['detector']} n={row['volume']}"] = cells
     return "\n".join(
         [
             "Detection at matched volume: n queries per account, attack and benign (stride 1); "
-            "thresholds calibrated at 1 % FPR on calibration users, FPR on evaluation users; "
-            "auc and detection of the report's attack, det <strategy> of each attack strategy",
+            f"mean [min-max] over {table['detector_splits']} user splits; thresholds calibrated "
+            "at 1 % FPR on non-evaluation users, FPR on evaluation users; auc and detection of "
+            "the report's attack, det <strategy> of each attack strategy",
             metrics_table(rows, digits=3),
         ]
     )
+
+
+def _spread(row: dict[str, Any], key: str) -> str:
+    if key not in row:
+        return "-"
+    return f"{row[key]:.3f} [{row[key + '_min']:.3f}-{row[key + '_max']:.3f}]"
 
 
 def _accounts_table(table: dict[str, Any]) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from scipy.stats import beta
@@ -200,6 +200,45 @@ def matched_volume_table(
             rows.append(row)
             log.info("matched volume %s n=%d: %s", name, n, row)
     return rows
+
+
+SUMMARY_KEYS = (
+    "roc_auc",
+    "pr_auc",
+    "detection_rate",
+    "false_positive_rate",
+    "aggregator_flag_rate",
+)
+"""Figures :func:`summarize_splits` averages (plus every ``<figure>/<attack>``)."""
+
+
+def summarize_splits(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of several user splits merged per (detector, volume): mean, ``_min``, ``_max``.
+
+    Account counts are averaged too; ``splits`` says how many splits had figures.
+    """
+    grouped: dict[tuple[str, int], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault((row["detector"], row["volume"]), []).append(row)
+    summary = []
+    for (detector, volume), members in grouped.items():
+        merged: dict[str, Any] = {"detector": detector, "volume": volume}
+        for key in ("calibration_accounts", "benign_accounts", "attack_accounts"):
+            merged[key] = float(np.mean([m[key] for m in members]))
+        keys = [
+            k
+            for k in members[0]
+            if k in SUMMARY_KEYS or (k.split("/")[0] in SUMMARY_KEYS and "/" in k)
+        ]
+        measured = [m for m in members if "roc_auc" in m]
+        merged["splits"] = len(measured)
+        for key in keys:
+            values = [m[key] for m in measured if key in m]
+            if values:
+                merged[key] = float(np.mean(values))
+                merged[f"{key}_min"], merged[f"{key}_max"] = float(min(values)), float(max(values))
+        summary.append(merged)
+    return summary
 
 
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:

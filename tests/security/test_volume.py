@@ -18,6 +18,7 @@ from graphrec.security.volume import (
     clopper_pearson,
     flag_scores,
     matched_volume_table,
+    summarize_splits,
     volume_accounts,
 )
 
@@ -110,6 +111,46 @@ def test_an_aggregator_and_an_attack_of_equal_volume_meet_the_same_threshold(
     )
     low, high = row["fpr_ci"]
     assert low <= row["false_positive_rate"] <= high
+
+
+def test_splits_are_summarised_by_mean_and_range() -> None:
+    rows = [
+        {
+            "detector": "d",
+            "volume": 5,
+            "calibration_accounts": 4,
+            "benign_accounts": 10,
+            "attack_accounts": 3,
+            "roc_auc": 0.9,
+            "false_positive_rate": 0.0,
+            "detection_rate/random": 1.0,
+            "split_seed": 1,
+        },
+        {
+            "detector": "d",
+            "volume": 5,
+            "calibration_accounts": 6,
+            "benign_accounts": 12,
+            "attack_accounts": 3,
+            "roc_auc": 0.7,
+            "false_positive_rate": 0.1,
+            "detection_rate/random": 0.5,
+            "split_seed": 2,
+        },
+        {
+            "detector": "d",
+            "volume": 9,
+            "calibration_accounts": 1,
+            "benign_accounts": 0,
+            "attack_accounts": 3,
+            "split_seed": 1,
+        },
+    ]
+    first, empty = summarize_splits(rows)
+    assert first["roc_auc"] == pytest.approx(0.8) and first["roc_auc_min"] == 0.7
+    assert first["false_positive_rate_max"] == 0.1 and first["splits"] == 2
+    assert first["detection_rate/random"] == 0.75 and first["benign_accounts"] == 11
+    assert empty["splits"] == 0 and "roc_auc" not in empty
 
 
 def test_clopper_pearson_by_hand() -> None:
