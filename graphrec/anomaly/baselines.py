@@ -22,6 +22,9 @@ except PCA-VarSelect, which works on the rating matrix itself:
 * :class:`IsolationForestBaseline` (Liu et al. 2008) and :class:`LOFBaseline` (Breunig et al.
   2000) — unsupervised on z-scored features; threshold at the (1 − contamination) quantile of the
   fitted scores (PyGOD's convention), so ``contamination`` × accounts are flagged.
+* :class:`SingleFeatureBaseline` — the same forest on ONE trivial column, the account's degree
+  (distinct items) or its number of ratings: injected-anomaly benchmarks are known to leak
+  through degree (VGOD, Huang et al. 2023), so a reader must see what it alone achieves.
 * :class:`PCAVarSelectBaseline` — Mehta & Nejdl 2009, "Unsupervised strategies for shilling
   detection and robust collaborative filtering": users are the variables of a PCA of the
   per-user z-scored rating matrix; the accounts with the smallest squared loadings on the top
@@ -230,6 +233,39 @@ class RandomForestBaseline(FeatureBaseline):
         if self.model_ is None:
             raise ValueError("RandomForestBaseline is not fitted: call fit(ratings, y) first")
         return self._score(self.features(ratings))
+
+
+class SingleFeatureBaseline(RandomForestBaseline):
+    """:class:`RandomForestBaseline` on one trivial column (see the module doc).
+
+    Args:
+        feature: ``"degree"`` (distinct items rated) or ``"ratings"`` (rating events, repeats
+            included).
+        n_estimators, folds, seed: as :class:`RandomForestBaseline`.
+    """
+
+    FEATURES = ("degree", "ratings")
+
+    def __init__(
+        self, feature: str = "degree", *, n_estimators: int = 100, folds: int = 5, seed: int = 0
+    ) -> None:
+        super().__init__(n_estimators=n_estimators, folds=folds, use_time=False, seed=seed)
+        if feature not in self.FEATURES:
+            raise ValueError(f"feature must be one of {self.FEATURES}, got {feature!r}")
+        self.feature = feature
+
+    def features(self, ratings: Ratings) -> pd.DataFrame:
+        events = ratings.events
+        users = events["user"].to_numpy(np.int64)
+        if self.feature == "ratings":
+            values = np.bincount(users, minlength=ratings.num_users)
+        else:
+            pairs = events[["user", "item"]].drop_duplicates()["user"].to_numpy(np.int64)
+            values = np.bincount(pairs, minlength=ratings.num_users)
+        return pd.DataFrame({self.feature: values.astype(np.float64)})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(feature={self.feature!r}, seed={self.seed})"
 
 
 def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:

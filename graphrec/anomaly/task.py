@@ -108,6 +108,7 @@ def make_task(
     label_share: float = 0.1,
     public_share: float = 0.3,
     config: InjectionConfig | None = None,
+    hidden_types: tuple[str, ...] = STEP2_ONLY_TYPES,
 ) -> TwoStepTask:
     """Inject and split one step of the two-step task.
 
@@ -118,32 +119,53 @@ def make_task(
             the two steps never share fakes even with the same ``seed``).
         test_share: step 1 — share of accounts held out for evaluation (default 0.3).
         label_share: step 2 — share of *all* accounts that get a label (default 0.1), drawn
-            from normal and step-1 accounts only.
+            from the normal accounts and the types not in ``hidden_types``.
         public_share: share of the evaluation instances in the public subset (default 0.3).
         config: injection config; default :func:`step1_config` / :func:`step2_config`.
+        hidden_types: step 2 — anomaly types that never get a label (default the step-2-only
+            types; a leave-one-type-out protocol hides one type at a time).
 
     Raises:
         ValueError: an unknown step or a share outside (0, 1).
     """
-    if step not in STEPS:
-        raise ValueError(f"step must be 1 or 2, got {step}")
-    for name, value in (
-        ("test_share", test_share),
-        ("label_share", label_share),
-        ("public_share", public_share),
-    ):
-        if not 0.0 < value < 1.0:
-            raise ValueError(f"{name} must be in (0, 1), got {value}")
+    _check_split(step, test_share, label_share, public_share)
     config = config or (step1_config() if step == 1 else step2_config())
     config = dataclasses.replace(config, anonymize_ids=True)
     injected = inject(ratings, config, seed=seed if step == 1 else seed + 1000)
+    return split_task(
+        injected,
+        step,
+        seed=seed,
+        test_share=test_share,
+        label_share=label_share,
+        public_share=public_share,
+        hidden_types=hidden_types,
+    )
+
+
+def split_task(
+    injected: Injected,
+    step: int,
+    *,
+    seed: int = 0,
+    test_share: float = 0.3,
+    label_share: float = 0.1,
+    public_share: float = 0.3,
+    hidden_types: tuple[str, ...] = STEP2_ONLY_TYPES,
+) -> TwoStepTask:
+    """Label and split already injected ratings as one step of the task (see :func:`make_task`).
+
+    The same injection can be split many ways (a leave-one-type-out protocol hides each type in
+    turn) without injecting again.
+    """
+    _check_split(step, test_share, label_share, public_share)
     accounts = injected.accounts
     rng = np.random.default_rng([seed, step, 7])
     types = accounts["type"].astype(str).to_numpy()
     if step == 1:
         labeled = _stratified_mask(types, 1.0 - test_share, rng)
     else:
-        eligible = ~np.isin(types, STEP2_ONLY_TYPES)
+        eligible = ~np.isin(types, hidden_types)
         share = label_share * len(types) / max(int(eligible.sum()), 1)
         labeled = _stratified_mask(types, min(share, 1.0), rng) & eligible
     test = np.flatnonzero(~labeled)
@@ -174,6 +196,18 @@ def make_task(
     )
 
 
+def _check_split(step: int, test_share: float, label_share: float, public_share: float) -> None:
+    if step not in STEPS:
+        raise ValueError(f"step must be 1 or 2, got {step}")
+    for name, value in (
+        ("test_share", test_share),
+        ("label_share", label_share),
+        ("public_share", public_share),
+    ):
+        if not 0.0 < value < 1.0:
+            raise ValueError(f"{name} must be in (0, 1), got {value}")
+
+
 def _stratified_mask(types: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
     """True for round(share × n_t) random members of every type t (at least one of a type with
     two or more members when ``0 < share < 1``, so every type appears on both sides)."""
@@ -188,10 +222,15 @@ def _stratified_mask(types: np.ndarray, share: float, rng: np.random.Generator) 
 
 
 def ratings_frame(ratings: Ratings, timestamps: bool = True) -> pd.DataFrame:
-    """Raw-id events ``user_id,item_id,rating[,timestamp]`` in time order (row order is the
-    only time left when ``timestamps`` is False, as :class:`Ratings` assumes on reading)."""
+    """Raw-id events ``user_id,item_id,rating[,timestamp]``: in time order with timestamps;
+    without, sorted by user and item ids, so that the row order leaks no time either."""
     ev = ratings.events
-    order = np.lexsort((np.arange(len(ev)), ev["timestamp"].to_numpy()))
+    if timestamps and ratings.has_timestamps:
+        order = np.lexsort((np.arange(len(ev)), ev["timestamp"].to_numpy()))
+    else:
+        users = ratings.user_ids[ev["user"].to_numpy()].astype(str)
+        items = ratings.item_ids[ev["item"].to_numpy()].astype(str)
+        order = np.lexsort((np.arange(len(ev)), items, users))
     frame = pd.DataFrame(
         {
             "user_id": ratings.user_ids[ev["user"].to_numpy()[order]],
@@ -202,6 +241,16 @@ def ratings_frame(ratings: Ratings, timestamps: bool = True) -> pd.DataFrame:
     if timestamps and ratings.has_timestamps:
         frame["timestamp"] = ev["timestamp"].to_numpy(np.int64)[order]
     return frame
+
+
+def without_time(ratings: Ratings, seed: int = 0) -> Ratings:
+    """The same events with no time left: ``has_timestamps`` False and the timestamp column a
+    random permutation of the rows (what a file without timestamps, in an order that says nothing
+    about time, loads as). Keeping the time order as the row order would leak time to every
+    detector that reads the order."""
+    events = ratings.events.copy()
+    events["timestamp"] = np.random.default_rng(seed).permutation(len(events)).astype(np.int64)
+    return dataclasses.replace(ratings, events=events, has_timestamps=False)
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:

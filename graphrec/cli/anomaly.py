@@ -38,7 +38,12 @@ PretrainedOption = Annotated[
     ),
 ]
 ContaminationOption = Annotated[
-    float, typer.Option(help="Expected anomalous share (percentile thresholds only).")
+    float | None,
+    typer.Option(
+        help="Share of anomalous accounts, when you know it. Omitted: estimated from the labels "
+        "(their positive rate, or a PU estimate when only anomalies are labeled); 0.07 without "
+        "labels."
+    ),
 ]
 NoTimeOption = Annotated[
     bool, typer.Option("--no-time", help="Ignore timestamps even when the file has them.")
@@ -123,7 +128,7 @@ def detect(
     labels: LabelsOption = None,
     mode: ModeOption = "auto",
     pretrained: PretrainedOption = None,
-    contamination: ContaminationOption = 0.07,
+    contamination: ContaminationOption = None,
     no_time: NoTimeOption = False,
 ) -> None:
     """Fit and predict in one go; the detector is chosen from the labels (see --mode)."""
@@ -151,7 +156,7 @@ def fit(
     labels: LabelsOption = None,
     mode: ModeOption = "auto",
     pretrained: PretrainedOption = None,
-    contamination: ContaminationOption = 0.07,
+    contamination: ContaminationOption = None,
     no_time: NoTimeOption = False,
 ) -> None:
     """Fit a detector and save it (predict with `graphrec anomaly predict`)."""
@@ -250,7 +255,7 @@ def _build(
     known: Labels,
     mode: str,
     pretrained: Path | None,
-    contamination: float,
+    contamination: float | None,
     no_time: bool,
 ) -> Detector:
     from graphrec.anomaly.detectors import (
@@ -265,7 +270,7 @@ def _build(
 
     if mode not in MODES:
         raise typer.BadParameter(f"mode must be one of {', '.join(MODES)}", param_hint="--mode")
-    if not 0.0 < contamination <= 0.5:
+    if contamination is not None and not 0.0 < contamination <= 0.5:
         raise typer.BadParameter("must be in (0, 0.5]", param_hint="--contamination")
     seed = root_seed(ctx)
     inputs = InputOptions(use_time=False if no_time else None, aggregate=False, seed=seed)

@@ -15,6 +15,7 @@ from graphrec.anomaly.baselines import (
     LOFBaseline,
     PCAVarSelectBaseline,
     RandomForestBaseline,
+    SingleFeatureBaseline,
     best_f1_threshold,
     label_vector,
     top_share_threshold,
@@ -123,6 +124,21 @@ def test_pca_varselect_precision_at_attack_size(textbook: Injected) -> None:
     assert y[flagged == 1].mean() >= 0.9  # 0.98 measured
     again = PCAVarSelectBaseline(contamination=contamination, seed=0).fit(textbook.ratings)
     np.testing.assert_allclose(again.decision_score_, detector.decision_score_, atol=1e-10)
+
+
+def test_single_feature_baselines_read_one_trivial_column(textbook: Injected) -> None:
+    ratings = textbook.ratings
+    y = textbook.accounts["label"].to_numpy(np.float64)
+    degree = SingleFeatureBaseline("degree").fit(ratings, y)
+    distinct = ratings.events[["user", "item"]].drop_duplicates().groupby("user").size()
+    assert list(degree.features(ratings).columns) == ["degree"]
+    np.testing.assert_array_equal(degree.features(ratings)["degree"], distinct.to_numpy())
+    count = SingleFeatureBaseline("ratings").fit(ratings, y)
+    events = ratings.events.groupby("user").size().to_numpy()
+    np.testing.assert_array_equal(count.features(ratings)["ratings"], events)
+    assert 0 <= count.labels_.mean() <= 1
+    with pytest.raises(ValueError, match="feature"):
+        SingleFeatureBaseline("entropy")
 
 
 def test_api_errors() -> None:

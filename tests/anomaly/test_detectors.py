@@ -151,11 +151,42 @@ def test_pu_part_without_pretrained_detector(small: Ratings) -> None:
     step2 = make_task(small, 2, seed=2, config=textbook_config(bots=True), label_share=0.3)
     y = step2.label_series()
     detector = SemiSupervisedDetector(inputs=FAST, n_estimators=50).fit(step2.ratings, y)
-    assert detector.forests_ and len(detector.supervised_thresholds_) == 2
+    assert detector.forests_ and len(detector.supervised_thresholds_) == 1
+    assert detector.supervised_source_ == "pu"
     truth = step2.truth["label"].to_numpy()
     test = held_out(step2)
     assert roc_auc_score(truth[test], detector.decision_score_[test]) >= 0.8
     assert "PU forest" in detector.describe()
+
+
+@pytest.mark.parametrize("share", [0.01, 0.05, 0.2, 0.4])
+def test_share_of_anomalies_is_estimated_from_the_labels(small: Ratings, share: float) -> None:
+    # Constant bots (easy to rank) at 1 % to 40 % of the accounts, a random 30 % labeled.
+    config = InjectionConfig(bots=BotConfig(size=share / (1 - share), pattern_share=0.0))
+    task = make_task(small, 1, seed=3, config=config, test_share=0.7)
+    y = task.label_series()
+    detector = SemiSupervisedDetector(inputs=FAST, n_estimators=50).fit(task.ratings, y)
+    truth = task.truth["label"].to_numpy()
+    labeled = ~held_out(task)
+    assert detector.prevalence_ == pytest.approx(truth[labeled].mean())
+    flagged = detector.labels_[~labeled].mean()
+    assert 0.5 * truth.mean() <= flagged <= 2.0 * truth.mean() + 0.02, (flagged, truth.mean())
+    words = {"labeled": "labeled accounts", "pu": "PU forest", "none": "no supervised part"}
+    assert words[detector.supervised_source_] in detector.describe()
+    assert (detector.supervised_source_ == "labeled") == (truth[labeled].sum() >= 30)
+
+
+def test_explicit_contamination_overrides_the_estimate(small: Ratings) -> None:
+    task = make_task(small, 1, seed=4, config=textbook_config(), test_share=0.9)
+    y = task.label_series().to_numpy().copy()
+    y[y == 0] = np.nan  # only anomalies labeled: the share comes from Elkan & Noto's c
+    estimated = SemiSupervisedDetector(inputs=FAST, n_estimators=50).fit(task.ratings, y)
+    assert estimated.supervised_source_ == "pu" and 0.0 < estimated.prevalence_ <= 0.5
+    forced = SemiSupervisedDetector(inputs=FAST, n_estimators=50, contamination=0.3)
+    forced.fit(task.ratings, y)
+    assert forced.unsupervised_.contamination == 0.3
+    with pytest.raises(ValueError, match="threshold_rule"):
+        SemiSupervisedDetector(threshold_rule="median")
 
 
 def test_label_checks_and_mode_choice() -> None:

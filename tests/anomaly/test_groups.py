@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from graphrec.anomaly import labels as L
-from graphrec.anomaly.detectors.inputs import _Events, campaign_features
+from graphrec.anomaly.detectors.events import AccountEvents
+from graphrec.anomaly.detectors.relational import campaign_features
 from graphrec.anomaly.groups import (
     DENSE_BLOCK,
     GROUP_COLUMNS,
@@ -225,7 +226,7 @@ def test_clean_data_has_no_groups_and_detector_contract(attacked):
 def test_campaign_inputs_point_at_the_campaigns(attacked):
     clean, injected = attacked
     ratings = injected.ratings
-    out = campaign_features(ratings, _Events.from_ratings(ratings), with_time=True)
+    out = campaign_features(ratings, AccountEvents.from_ratings(ratings), with_time=True)
     np.testing.assert_allclose(out["group_score"], detect_groups(ratings).membership)
     pushers, pushed = campaign(injected, L.SHILLING_PUSH)
     labels = injected.accounts["label"].to_numpy()
@@ -238,7 +239,9 @@ def test_campaign_inputs_point_at_the_campaigns(attacked):
     values = ratings.events.groupby("user")["rating"].agg(["min", "max"])
     middle = values.index[(values["min"] > 1) & (values["max"] < 5)].to_numpy()
     assert len(middle) and (out["target_llr"][middle] == 0).all()
-    assert not campaign_features(clean, _Events.from_ratings(clean), True)["group_score"].any()
+    assert not campaign_features(clean, AccountEvents.from_ratings(clean), True)[
+        "group_score"
+    ].any()
 
 
 def test_ml100k_push_and_bombing(ml100k_path):

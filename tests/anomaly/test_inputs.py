@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from graphrec.anomaly.detectors.inputs import LATE_SHARE, _Events, taste_features
+from graphrec.anomaly.detectors.events import AccountEvents
+from graphrec.anomaly.detectors.taste import LATE_SHARE, taste_features
 from graphrec.data.ratings import Ratings, from_raw_events
 
 
@@ -22,7 +23,7 @@ def tiny_ratings(seed: int = 0) -> Ratings:
     return from_raw_events(frame, name="tiny")
 
 
-def direct_taste(events: _Events, factors: np.ndarray, ridge: float) -> dict[str, np.ndarray]:
+def direct_taste(events: AccountEvents, factors: np.ndarray, ridge: float) -> dict[str, np.ndarray]:
     """The same statistics by brute force: per account, refit a ridge regression with an
     unpenalised intercept without each event in turn and predict it."""
     count = np.bincount(events.item, minlength=events.num_items)
@@ -57,7 +58,7 @@ def mean(values: np.ndarray) -> float:
 
 def test_taste_features_equal_refitting_without_each_event() -> None:
     ratings = tiny_ratings()
-    events = _Events.from_ratings(ratings)
+    events = AccountEvents.from_ratings(ratings)
     factors = np.random.default_rng(1).standard_normal((ratings.num_items, 3))
     fast = taste_features(events, factors, ridge=0.7)
     slow = direct_taste(events, factors, ridge=0.7)

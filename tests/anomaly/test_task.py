@@ -7,7 +7,15 @@ import pandas as pd
 import pytest
 
 from graphrec.anomaly.labels import NORMAL, STEP1_TYPES, STEP2_ONLY_TYPES
-from graphrec.anomaly.task import TEST, TRAIN, make_task, summary, write_task
+from graphrec.anomaly.task import (
+    TEST,
+    TRAIN,
+    make_task,
+    split_task,
+    summary,
+    without_time,
+    write_task,
+)
 from graphrec.data.ratings import Ratings
 from graphrec.data.sources.tabular import read_table
 from graphrec.data.synthetic import generate
@@ -95,6 +103,33 @@ def test_files_round_trip_with_and_without_timestamps(small: Ratings, tmp_path) 
     header = paths["ratings"].read_text().splitlines()[0]
     assert header == "user_id,item_id,rating"
     assert not read_table(paths["ratings"]).has_timestamps
+    rows = pd.read_csv(paths["ratings"], dtype={"user_id": str, "item_id": str})
+    order = list(zip(rows["user_id"], rows["item_id"], strict=True))
+    assert order == sorted(order)  # sorted by ids: the row order says nothing about time
+
+
+def test_hidden_types_never_get_a_label(small: Ratings) -> None:
+    task = make_task(small, 1, seed=0)
+    for hidden in ("shilling_push", "bot_consistency"):
+        split = split_task(task.injected, 2, seed=5, label_share=0.3, hidden_types=(hidden,))
+        labeled = split.truth[split.truth["split"] == TRAIN]
+        assert hidden not in set(labeled["type"]) and len(labeled) > 0
+        sizes = split.truth["type"].value_counts()
+        others = set(sizes[sizes >= 2].index) - {hidden, "normal"}
+        assert others <= set(labeled["type"])  # every other type (of 2+ accounts) shows a label
+        y = split.label_series().to_numpy()
+        assert np.isnan(y[(split.truth["type"] == hidden).to_numpy()]).all()
+
+
+def test_without_time_keeps_the_events_and_no_order(small: Ratings) -> None:
+    plain = without_time(small, seed=1)
+    assert not plain.has_timestamps and plain.num_events == small.num_events
+    pd.testing.assert_frame_equal(
+        plain.events[["user", "item", "rating"]], small.events[["user", "item", "rating"]]
+    )
+    assert sorted(plain.events["timestamp"]) == list(range(small.num_events))
+    by_time = small.events["timestamp"].rank(method="first").to_numpy()
+    assert abs(np.corrcoef(by_time, plain.events["timestamp"])[0, 1]) < 0.05
 
 
 @pytest.mark.parametrize("kwargs", [{"step": 3}, {"step": 1, "test_share": 1.0}])

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphrec.anomaly.detectors.base import Detector, as_labels, as_types
+from graphrec.anomaly.detectors.base import (
+    DEFAULT_CONTAMINATION,
+    Detector,
+    as_labels,
+    as_types,
+)
 from graphrec.anomaly.detectors.inputs import InputOptions, detector_inputs
 from graphrec.anomaly.detectors.semi_supervised import SemiSupervisedDetector
 from graphrec.anomaly.detectors.supervised import SupervisedDetector
@@ -52,11 +57,15 @@ def choose_mode(labels: np.ndarray) -> str:
 def make_detector(
     mode: str,
     *,
-    contamination: float = 0.07,
+    contamination: float | None = None,
     inputs: InputOptions | None = None,
     seed: int = 0,
 ) -> Detector:
     """A fresh detector of ``mode`` (``supervised``, ``semi-supervised``, ``unsupervised``).
+
+    ``contamination`` None: the semi-supervised detector estimates the share of anomalies from
+    the labels; the others use :data:`DEFAULT_CONTAMINATION` (the supervised one only reports
+    it).
 
     Raises:
         ValueError: an unknown mode (``auto`` must be resolved with :func:`choose_mode` first).
@@ -68,7 +77,10 @@ def make_detector(
     }
     if mode not in kinds:
         raise ValueError(f"unknown detector mode {mode!r}; expected one of {tuple(kinds)}")
-    return kinds[mode](contamination=contamination, inputs=inputs, seed=seed)
+    if mode == SEMI_SUPERVISED:  # estimates the share itself when none is given
+        return SemiSupervisedDetector(contamination=contamination, inputs=inputs, seed=seed)
+    share = DEFAULT_CONTAMINATION if contamination is None else contamination
+    return kinds[mode](contamination=share, inputs=inputs, seed=seed)
 
 
 __all__ = [

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 LabelsLike = pd.Series | np.ndarray | Sequence[float] | None
 
+DEFAULT_CONTAMINATION = 0.07
+"""Share of anomalous accounts assumed when nothing says otherwise (the competition's step 1 had
+6.6 %); detectors that can estimate it from labels do (``SemiSupervisedDetector.prevalence_``)."""
+
 
 class Detector(ABC):
     """Base class: label handling, inputs, ``predict`` against ``threshold_``.
@@ -46,7 +50,7 @@ class Detector(ABC):
     def __init__(
         self,
         *,
-        contamination: float = 0.07,
+        contamination: float = DEFAULT_CONTAMINATION,
         inputs: InputOptions | None = None,
         seed: int = 0,
     ) -> None:
