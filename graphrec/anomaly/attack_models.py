@@ -14,7 +14,10 @@ systems") is a set of selected items I_S, filler items I_F and the target(s):
 |           |                                          | dist. + noise + shift   | min + 1   |
 
 The papers write the filler distributions as normals N(mean, sd); we draw real ratings instead
-(same mean and sd, no rounding/clipping bias — see :func:`filler_ratings`).
+(same mean and sd, no rounding/clipping bias — see :func:`filler_ratings`). The further families
+(love/hate, reverse bandwagon, power users and items, mixed attacks, coordinated rings) and the
+obfuscations applicable to all of them are built from these samplers in
+:mod:`graphrec.anomaly.inject`.
 
 Injected data is useless for training detectors if the fakes give themselves away by accident:
 in SDLib's FilmTrust data fakes have 47–78 ratings against a genuine mean of 23.5, so profile
@@ -376,6 +379,7 @@ def build_shilling_profile(
     num_selected: int = 3,
     by_popularity: bool = True,
     like: np.ndarray | None = None,
+    filler_pool: np.ndarray | None = None,
 ) -> Profile:
     """One fake profile of a classic attack model (see the module table).
 
@@ -389,6 +393,9 @@ def build_shilling_profile(
         num_selected: |I_S| for bandwagon and segment.
         by_popularity: filler items by popularity (plausible) rather than uniformly.
         like: a real user's items whose popularity profile the fillers imitate.
+        filler_pool: average over popular (AoP, Hurley et al. 2009) — fillers drawn uniformly
+            from these items and rated from each item's distribution (segment keeps its fixed
+            filler rating).
     """
     targets = np.asarray(targets, dtype=np.int64)
     target_rating = extreme(stats, direction)
@@ -417,13 +424,15 @@ def build_shilling_profile(
         rng,
         num_filler,
         exclude=np.concatenate([targets, selected]),
-        by_popularity=by_popularity,
+        pool=filler_pool,
+        by_popularity=by_popularity and filler_pool is None,
         like=like,
     )
     if model == SEGMENT:
         fill = np.full(len(fillers), extreme(stats, NUKE if direction == PUSH else PUSH))
     else:
-        fill = filler_ratings(stats, rng, fillers, per_item=model == AVERAGE)
+        per_item = model == AVERAGE or filler_pool is not None
+        fill = filler_ratings(stats, rng, fillers, per_item=per_item)
     return Profile(
         items=np.concatenate([targets, selected, fillers]),
         ratings=np.concatenate(

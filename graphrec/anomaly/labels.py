@@ -46,7 +46,24 @@ STEP1_TYPES: tuple[str, ...] = (
     ABNORMAL_VIEWING,
 )
 STEP2_ONLY_TYPES: tuple[str, ...] = (OBFUSCATED_SHILLING, HIJACKED, SAMPLING)
-ANOMALY_TYPES: tuple[str, ...] = STEP1_TYPES + STEP2_ONLY_TYPES
+
+# Families the shilling literature evaluates on, beyond the two-step task: for leave-one-type-out
+# benchmarks of detectors against designs they were not built for (see ``inject.full_config``).
+LOVE_HATE = "love_hate"  # Mobasher et al. 2007
+REVERSE_BANDWAGON = "reverse_bandwagon"  # Mobasher et al. 2007
+POWER_USER = "power_user"  # Wilson & Seminario 2013; Seminario & Wilson 2014
+POWER_ITEM = "power_item"  # Seminario & Wilson 2014
+MIXED_SHILLING = "mixed_shilling"  # Williams, Mobasher & Burke 2007: one campaign, several models
+COORDINATED_RING = "coordinated_ring"  # fakes that each copy part of a distinct real profile
+LITERATURE_TYPES: tuple[str, ...] = (
+    LOVE_HATE,
+    REVERSE_BANDWAGON,
+    POWER_USER,
+    POWER_ITEM,
+    MIXED_SHILLING,
+    COORDINATED_RING,
+)
+ANOMALY_TYPES: tuple[str, ...] = STEP1_TYPES + STEP2_ONLY_TYPES + LITERATURE_TYPES
 ALL_TYPES: tuple[str, ...] = (NORMAL,) + ANOMALY_TYPES
 
 # Attack directions.
@@ -62,6 +79,9 @@ BANDWAGON = "bandwagon"
 SEGMENT = "segment"
 AOP = "aop"
 SHILLING_MODELS: tuple[str, ...] = (RANDOM, AVERAGE, BANDWAGON, SEGMENT)
+# Models a mixed campaign may draw its profiles from; the two nuke-only ones need direction nuke.
+NUKE_ONLY_MODELS: tuple[str, ...] = (LOVE_HATE, REVERSE_BANDWAGON)
+MIXED_MODELS: tuple[str, ...] = SHILLING_MODELS + NUKE_ONLY_MODELS + (POWER_ITEM,)
 
 # Event roles (the ``role`` column of the events table).
 GENUINE = "genuine"  # a real user's own event
@@ -72,7 +92,7 @@ FILLER = "filler"  # attack filler, or a fake account's cover activity
 PATTERN = "pattern"  # a bot's constant or repeating-pattern rating
 BURST = "burst"  # an event of an abnormal burst
 REPEAT = "repeat"  # a repeated event on an item the account already rated
-COPIED = "copied"  # a real profile's event copied into a sampling-attack account
+COPIED = "copied"  # a real profile's event copied into a fake account (the copying types)
 ROLES: tuple[str, ...] = (GENUINE, GUEST, TARGET, SELECTED, FILLER, PATTERN, BURST, REPEAT, COPIED)
 
 ACCOUNT_COLUMNS: tuple[str, ...] = ("user", "user_id", "label", "type", "model", "source")

@@ -274,7 +274,7 @@ def test_labels_consistent_and_aligned(base: Ratings) -> None:
     pd.testing.assert_frame_equal(
         res.events[["user", "item", "rating", "timestamp"]], res.ratings.events
     )
-    assert set(res.accounts["type"]) == set(L.ALL_TYPES)
+    assert set(res.accounts["type"]) == {L.NORMAL, *L.STEP1_TYPES, *L.STEP2_ONLY_TYPES}
     # Metadata: items kept, fake accounts get a real user's demographics (no NaN giveaway).
     assert res.ratings.num_items == base.num_items
     assert res.ratings.items["title"].tolist() == base.items["title"].tolist()
