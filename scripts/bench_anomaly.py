@@ -1,81 +1,95 @@
-"""Anomaly benchmark: graphrec's detectors against classic baselines and PyGOD, on injected ML-100K.
+"""Anomaly benchmark: graphrec's detectors against trivial, classic and PyGOD baselines, on
+injected ML-100K, with and without timestamps.
 
-One run covers, for every cell of the attack-size × filler-size grid (1, 3, 5 % each; ``--quick``
-keeps the 3 % × 3 % cell):
+Two protocols (``--protocol``, default both):
 
-* step 1 of the two-step task (:mod:`graphrec.anomaly.task`: every type of step 1, 70 % of the
-  accounts labeled, 30 % held out) — the random-forest baseline on classic features and graphrec's
-  supervised detector, plus the unsupervised baselines for reference;
-* step 2 (a fresh injection with three unseen types, 10 % of the accounts labeled, from normal
-  and step-1 types only) — graphrec's semi-supervised and unsupervised detectors against the
-  unsupervised baselines (isolation forest, LOF, PCA-VarSelect), PyGOD's DOMINANT and the random
-  forest trained on the few labels;
+* ``loto`` — leave one type out, the measure of unseen-type detection. Every family of
+  :func:`graphrec.anomaly.inject.full_config` is injected at once (``--seeds`` seeds); for each
+  anomaly type in turn, ``--label-share`` of the accounts (20 %, stratified by type) is labeled,
+  drawn from the normal accounts and every OTHER type: the held-out type never gets a label. Each
+  detector is fitted with those labels, as ``graphrec anomaly detect`` would be, and scored on the
+  unlabeled accounts: F1, precision, recall, and the recall of the held-out type.
+* ``step1`` — step 1 of the two-step task (every step-1 type, 70 % labeled, stratified; F1 on
+  the other 30 %), over the attack-size × filler-size grid (1, 3, 5 % each; ``--quick`` keeps the
+  3 % × 3 % cell).
 
-each with and without timestamps. "Without" is the competition's situation: the timestamp
-column is replaced by the events' row order (what :class:`Ratings` holds for a file without
-timestamps) and ``has_timestamps`` is False. In every cell the shilling attacks of the step's
-default injection get the cell's filler size and share the cell's attack size in the default
-proportions (the step-2 obfuscated attack too); the other types keep their defaults.
+"Without timestamps" is the competition's situation, done honestly: no timestamp column AND a row
+order that says nothing about time (:func:`graphrec.anomaly.task.without_time`); a time-ordered
+file without a timestamp column would still leak time through its order.
 
-Reported per detector: F1 of the evaluation accounts, full set and public subset, precision,
-recall, PR-AUC, per-type F1 (the detector's F1 on the normal accounts plus that type's only) and
-recall, fit and predict seconds (graphrec's input caches are cleared before every fit, so its fit
-time includes building the inputs and training the encoder, as the baselines' include their
-features). Unsupervised detectors get ``contamination`` = the anomalous share of the labeled
-accounts (what a participant can estimate; it misses step 2's unseen types). PyGOD's DOMINANT
-(step 2 only) trains a dense-adjacency autoencoder, seconds per epoch on a shared CPU, so by
-default it runs in the first grid cell only (``--dominant all`` for every cell).
-Finally the seconds graphrec's supervised detector takes to fit on and score every account of the
-synthetic ``ml-1m`` preset with step-1 injections.
+Detectors: graphrec's semi-supervised (loto: what ``anomaly detect`` picks with 20 % labels; it
+estimates the share of anomalies itself), supervised (step1) and unsupervised; the random forest
+on classic features; the same forest on the account's degree alone and on its number of ratings
+alone (injected benchmarks leak through degree: VGOD, Huang et al. 2023); Isolation Forest and
+LOF (``contamination`` = the labeled accounts' anomalous share); PCA-VarSelect and PyGOD's
+DOMINANT (step1, first cell only by default: seconds per epoch on CPU). Finally the seconds
+graphrec's supervised detector takes to fit on and score every account of the synthetic
+``ml-1m`` preset.
 
-    python scripts/bench_anomaly.py [--ml100k PATH] [--quick] [--dominant first|all|none]
+    python scripts/bench_anomaly.py [--protocol loto|step1|both] [--seeds 3] [--quick]
 
-Markdown tables go to stdout; every row goes to ``runs/bench/anomaly__<time>.json``. PyGOD is
-the optional ``bench`` extra; when it is missing or fails, its rows carry the error instead.
+Markdown tables go to stdout; every row goes to ``runs/bench/anomaly__<time>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
-import inspect
 import logging
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # pygod_compat beside this script
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # helpers beside this script
 
-from graphrec.anomaly.baselines import (  # noqa: E402
-    IsolationForestBaseline,
-    LOFBaseline,
-    PCAVarSelectBaseline,
-    RandomForestBaseline,
+from anomaly_rows import (  # noqa: E402
+    baseline_factories,
+    graphrec_factories,
+    run_detector,
 )
-from graphrec.anomaly.inject import InjectionConfig, step1_config, step2_config  # noqa: E402
+
+from graphrec.anomaly.inject import (  # noqa: E402
+    InjectionConfig,
+    full_config,
+    inject,
+    step1_config,
+)
 from graphrec.anomaly.labels import NORMAL  # noqa: E402
-from graphrec.anomaly.task import TEST, TRAIN, TwoStepTask, make_task  # noqa: E402
-from graphrec.benchmark import Benchmark, markdown_table, timed  # noqa: E402
+from graphrec.anomaly.task import make_task, split_task, without_time  # noqa: E402
+from graphrec.benchmark import Benchmark, markdown_table  # noqa: E402
 from graphrec.data.load import load_ratings  # noqa: E402
-from graphrec.data.ratings import Ratings  # noqa: E402
-from graphrec.eval.detection import detection_report  # noqa: E402
 
 log = logging.getLogger("bench_anomaly")
 
 GRID = (0.01, 0.03, 0.05)
 QUICK_CELLS = ((0.03, 0.03),)
-SUPERVISED, SEMI, UNSUPERVISED = "supervised", "semi-supervised", "unsupervised"
+LOTO_DETECTORS = (
+    "graphrec semi-supervised",
+    "graphrec unsupervised",
+    "RF (classic features)",
+    "degree only",
+    "rating count only",
+    "IsolationForest",
+    "LOF",
+)
+STEP1_DETECTORS = (
+    "graphrec supervised",
+    "graphrec unsupervised",
+    "RF (classic features)",
+    "degree only",
+    "rating count only",
+    "IsolationForest",
+    "LOF",
+    "PCA-VarSelect",
+)
 
 
-# ------------------------------------------------------------------------------------- data
-def cell_config(step: int, attack_size: float, filler_size: float) -> InjectionConfig:
-    """The step's default injection with the shilling attacks scaled to one grid cell."""
-    base = step1_config() if step == 1 else step2_config()
+def cell_config(attack_size: float, filler_size: float) -> InjectionConfig:
+    """Step 1's default injection with the shilling attacks scaled to one grid cell."""
+    base = step1_config()
     total = sum(a.attack_size for a in base.shilling)
     shilling = tuple(
         dataclasses.replace(
@@ -83,253 +97,159 @@ def cell_config(step: int, attack_size: float, filler_size: float) -> InjectionC
         )
         for a in base.shilling
     )
-    config = dataclasses.replace(base, shilling=shilling)
-    if config.obfuscated is not None:
-        share = config.obfuscated.attack_size / (total + config.obfuscated.attack_size)
-        obfuscated = dataclasses.replace(
-            config.obfuscated, attack_size=attack_size * share, filler_size=filler_size
-        )
-        config = dataclasses.replace(config, obfuscated=obfuscated)
-    return config
+    return dataclasses.replace(base, shilling=shilling)
 
 
-def strip_timestamps(ratings: Ratings) -> Ratings:
-    """The same events with the timestamp replaced by the row order in time (what a file without
-    timestamps, written in time order, loads as) and ``has_timestamps`` False."""
-    events = ratings.events.copy()
-    order = np.lexsort((np.arange(len(events)), events["timestamp"].to_numpy()))
-    rank = np.empty(len(events), dtype=np.int64)
-    rank[order] = np.arange(len(events))
-    events["timestamp"] = rank
-    return dataclasses.replace(ratings, events=events, has_timestamps=False)
-
-
-# -------------------------------------------------------------------------------- detectors
-Factory = Callable[[float, bool, int], Any]  # (contamination, use_time, seed) -> detector
-
-
-def baseline_factories(dominant_epochs: int) -> dict[str, tuple[str, Factory]]:
-    def dominant(contamination: float, use_time: bool, seed: int) -> Any:
-        from pygod_compat import DominantBaseline, pygod_status
-
-        error = pygod_status()
-        if error is not None:
-            raise RuntimeError(f"PyGOD unavailable ({error}); pip install pygod==1.1.0")
-        return DominantBaseline(
-            contamination=contamination, epochs=dominant_epochs, use_time=use_time, seed=seed
-        )
-
-    return {
-        "RF (classic features)": (
-            SUPERVISED,
-            lambda c, t, s: RandomForestBaseline(n_estimators=100, use_time=t, seed=s),
-        ),
-        "IsolationForest": (
-            UNSUPERVISED,
-            lambda c, t, s: IsolationForestBaseline(contamination=c, use_time=t, seed=s),
-        ),
-        "LOF": (UNSUPERVISED, lambda c, t, s: LOFBaseline(contamination=c, use_time=t, seed=s)),
-        "PCA-VarSelect": (
-            UNSUPERVISED,
-            lambda c, t, s: PCAVarSelectBaseline(contamination=c, seed=s),
-        ),
-        "PyGOD DOMINANT": (UNSUPERVISED, dominant),
-    }
-
-
-def graphrec_factories() -> dict[str, tuple[str, Factory]]:
-    """graphrec's detectors (imported lazily so a missing module is a row error, not a crash)."""
-
-    def build(kind: str) -> Factory:
-        def factory(contamination: float, use_time: bool, seed: int) -> Any:
-            cls = detector_class(DETECTOR_CLASSES[kind])
-            return graphrec_detector(cls, contamination, use_time, seed)
-
-        return factory
-
-    return {
-        "graphrec supervised": (SUPERVISED, build(SUPERVISED)),
-        "graphrec semi-supervised": (SEMI, build(SEMI)),
-        CARRIED: (SEMI, build(SEMI)),
-        "graphrec unsupervised": (UNSUPERVISED, build(UNSUPERVISED)),
-    }
-
-
-CARRIED = "graphrec semi-supervised + step-1 model"
-"""Step 2 with the step-1 supervised detector (fitted on the same cell's fully labeled step 1,
-same time variant) as its supervised part: the competition hands participants both steps."""
-
-DETECTOR_CLASSES = {
-    SUPERVISED: "SupervisedDetector",
-    SEMI: "SemiSupervisedDetector",
-    UNSUPERVISED: "UnsupervisedDetector",
-}
-
-
-def detector_class(name: str) -> type:
-    """A graphrec detector class (imported here so that a broken module fails its rows only)."""
-    return getattr(importlib.import_module("graphrec.anomaly.detectors"), name)
-
-
-def clear_graphrec_caches() -> None:
-    """Forget graphrec's cached detector inputs and encoder embeddings, so that every fit's time
-    includes building its inputs (encoder training included), as the baselines' fits do."""
-    for module in ("graphrec.anomaly.detectors.inputs", "graphrec.anomaly.embeddings"):
-        for name in ("_CACHE", "_EVENTS"):
-            cache = getattr(sys.modules.get(module), name, None)
-            if isinstance(cache, dict):
-                cache.clear()
-
-
-def graphrec_detector(
-    cls: type, contamination: float, use_time: bool, seed: int, **kwargs: Any
-) -> Any:
-    """An instance of one of graphrec's detector classes: default inputs (encoder included),
-    time features on or off."""
-    from graphrec.anomaly.detectors.inputs import InputOptions
-
-    inputs = InputOptions(use_time=use_time, seed=seed)
-    return cls(contamination=contamination, inputs=inputs, seed=seed, **kwargs)
-
-
-def fit_step1_model(task: TwoStepTask, ratings: Ratings, use_time: bool, seed: int) -> Any:
-    """graphrec's supervised detector fitted on a step-1 task (its train accounts' labels)."""
-    detector = graphrec_detector(
-        detector_class(DETECTOR_CLASSES[SUPERVISED]), contamination_of(task), use_time, seed
-    )
-    labeled = (task.truth["split"] == TRAIN).to_numpy()
-    types = np.where(labeled, task.truth["type"].astype(str), None)
-    return detector.fit(ratings, task.label_series(), types=types)
-
-
-# ------------------------------------------------------------------------------- evaluation
-def evaluate(task: TwoStepTask, scores: np.ndarray, flags: np.ndarray) -> dict[str, Any]:
-    """Metrics on the evaluation accounts: full set, public subset, per-type F1 and recall."""
-    truth = task.truth
-    y = truth["label"].to_numpy(np.int64)
-    types = truth["type"].astype(str).to_numpy()
-    test = (truth["split"] == TEST).to_numpy()
-    public = truth["user_id"].isin(set(task.public)).to_numpy()
-    scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0, posinf=1e12, neginf=-1e12)
-    flags = np.asarray(flags, dtype=np.int64)
-    full = detection_report(y[test], scores[test], flags[test], types[test])
-    pub = detection_report(y[public], scores[public], flags[public], types[public])
-    per_type = {}
-    for kind in sorted(set(types[test]) - {NORMAL}):
-        mask = test & ((types == kind) | (types == NORMAL))
-        one = detection_report(y[mask], None, flags[mask])
-        per_type[kind] = {"f1": one["f1"], "recall": full["per_type"][kind]["recall"]}
-    return {
-        "f1": full["f1"],
-        "f1_public": pub["f1"],
-        "precision": full["precision"],
-        "recall": full["recall"],
-        "pr_auc": full["pr_auc"],
-        "roc_auc": full["roc_auc"],
-        "flagged": full["predicted_positives"],
-        "anomalous": full["positives"],
-        "fpr": full["per_type"].get(NORMAL, {}).get("recall", float("nan")),
-        "per_type": per_type,
-    }
-
-
-def contamination_of(task: TwoStepTask) -> float:
-    """Anomalous share of the labeled accounts, kept inside the detectors' valid (0, 0.5]."""
-    y = task.label_series().dropna()
-    share = float(y.mean()) if len(y) else 0.05
-    return float(min(max(share, 0.005), 0.5))
-
-
-def run_detector(
-    name: str,
-    kind: str,
-    factory: Factory,
-    task: TwoStepTask,
-    ratings: Ratings,
-    use_time: bool,
-    seed: int,
-    step1: tuple[TwoStepTask, Ratings] | None = None,
+def detect_row(
+    detectors: dict, name: str, task: Any, data: Any, use_time: bool, seed: int, **meta: Any
 ) -> dict[str, Any]:
-    """Fit on the step's ratings (labels where the detector takes them), score every account.
-
-    The carried-over row also fits the step-1 model on ``step1`` first; its time counts in fit_s.
-    """
-    start = time.perf_counter()
-    if name == CARRIED:
-        if step1 is None:
-            raise ValueError(f"{CARRIED!r} needs the step-1 task of the same cell")
-        clear_graphrec_caches()
-        pretrained = fit_step1_model(*step1, use_time, seed)
-        detector = graphrec_detector(
-            detector_class(DETECTOR_CLASSES[SEMI]),
-            contamination_of(task),
-            use_time,
-            seed,
-            pretrained=pretrained,
+    """One detector on one task, its failure kept as the row's error."""
+    kind, factory = detectors[name]
+    row: dict[str, Any] = {**meta, "detector": name, "kind": kind}
+    try:
+        row.update(
+            run_detector(name, kind, factory, task, data, use_time, seed, fresh_inputs=False)
         )
-    else:
-        detector = factory(contamination_of(task), use_time, seed)
-    step1_seconds = time.perf_counter() - start
-    clear_graphrec_caches()
-    y = task.label_series() if kind in (SUPERVISED, SEMI) else None
-    fit_kwargs: dict[str, Any] = {}
-    if y is not None and "types" in inspect.signature(detector.fit).parameters:
-        labeled = (task.truth["split"] == TRAIN).to_numpy()
-        fit_kwargs["types"] = np.where(labeled, task.truth["type"].astype(str), None)
-    with timed() as fit_time:
-        detector.fit(ratings, y, **fit_kwargs)
-    with timed() as predict_time:
-        scores = detector.decision_function(ratings)
-        flags = detector.predict(ratings)
-    row = evaluate(task, scores, flags)
-    row.update(fit_s=step1_seconds + fit_time["seconds"], predict_s=predict_time["seconds"])
-    row["threshold"] = float(getattr(detector, "threshold_", float("nan")))
+    except Exception as error:  # noqa: BLE001 - one failing row, not the run
+        row["error"] = f"{type(error).__name__}: {error}"[:300]
+        log.warning("%s %s: %s", meta, name, row["error"])
     return row
 
 
-# ------------------------------------------------------------------------------------ tables
-MAIN_COLUMNS = [
-    "cell",
-    "step",
-    "time",
-    "detector",
-    "kind",
-    "f1",
-    "f1_public",
-    "precision",
-    "recall",
-    "pr_auc",
-    "flagged",
-    "anomalous",
-    "fit_s",
-    "predict_s",
-    "error",
-]
+# ------------------------------------------------------------------------------ protocols
+def leave_one_type_out(
+    ratings: Any, detectors: dict, seeds: list[int], label_share: float, bench: Benchmark
+) -> list[dict[str, Any]]:
+    """Every type hidden in turn (see the module doc); one row per seed × time × type × detector."""
+    rows: list[dict[str, Any]] = []
+    for seed in seeds:
+        with bench.stage(f"loto inject seed {seed}", seed=seed) as stage:
+            injected = inject(
+                ratings, dataclasses.replace(full_config(), anonymize_ids=True), seed=seed
+            )
+            stage.extra["anomalous"] = int(injected.accounts["label"].sum())
+        kinds = sorted(set(injected.accounts["type"].astype(str)) - {NORMAL})
+        variants = {"yes": injected.ratings, "no": without_time(injected.ratings, seed)}
+        for with_time, data in variants.items():
+            for hidden in kinds:
+                task = split_task(
+                    injected, 2, seed=seed, label_share=label_share, hidden_types=(hidden,)
+                )
+                for name in LOTO_DETECTORS:
+                    if name not in detectors:
+                        continue
+                    meta = {"seed": seed, "time": with_time, "hidden": hidden}
+                    with bench.stage(f"loto s{seed} t={with_time} {hidden} {name}"):
+                        row = detect_row(
+                            detectors, name, task, data, with_time == "yes", seed, **meta
+                        )
+                    row["hidden_recall"] = row.get("per_type", {}).get(hidden, {}).get("recall")
+                    rows.append(row)
+                    log.info(
+                        "loto seed %d time=%s hidden %-22s %-26s F1 %.3f hidden recall %s",
+                        seed,
+                        with_time,
+                        hidden,
+                        name,
+                        row.get("f1", float("nan")),
+                        row["hidden_recall"],
+                    )
+    return rows
 
 
-def per_type_rows(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
-    """One row per detector run: per-type F1 (and recall in parentheses)."""
-    kinds: list[str] = []
+def step1_grid(
+    ratings: Any, detectors: dict, cells: list[tuple[float, float]], seed: int, bench: Benchmark
+) -> list[dict[str, Any]]:
+    """Step 1 of the task in every grid cell, with and without timestamps."""
+    rows: list[dict[str, Any]] = []
+    for index, (attack, filler) in enumerate(cells):
+        cell = f"{attack:.0%}/{filler:.0%}"
+        with bench.stage(f"step1 inject {cell}", cell=cell):
+            task = make_task(ratings, 1, seed=seed, config=cell_config(attack, filler))
+        for with_time, data in {
+            "yes": task.ratings,
+            "no": without_time(task.ratings, seed),
+        }.items():
+            for name in [*STEP1_DETECTORS, "PyGOD DOMINANT" if index == 0 else ""]:
+                if name not in detectors:
+                    continue
+                meta = {"cell": cell, "time": with_time}
+                with bench.stage(f"step1 {cell} t={with_time} {name}"):
+                    rows.append(
+                        detect_row(detectors, name, task, data, with_time == "yes", seed, **meta)
+                    )
+                log.info(
+                    "step1 %s time=%s %-26s F1 %.3f",
+                    cell,
+                    with_time,
+                    name,
+                    rows[-1].get("f1", np.nan),
+                )
+    return rows
+
+
+# ------------------------------------------------------------------------------ tables
+def mean_sd(values: list[float]) -> str:
+    clean = [v for v in values if v is not None and np.isfinite(v)]
+    if not clean:
+        return "-"
+    return f"{np.mean(clean):.3f} ± {np.std(clean):.3f}"
+
+
+def loto_tables(rows: list[dict[str, Any]]) -> tuple[list[dict], list[str], list[dict], list[str]]:
+    """(summary per detector × time, its columns, hidden-type recall per type, its columns)."""
+    detectors = list(dict.fromkeys(r["detector"] for r in rows))
+    kinds = sorted({r["hidden"] for r in rows})
+    summary = []
+    for name in detectors:
+        for with_time in ("no", "yes"):
+            mine = [
+                r for r in rows if r["detector"] == name and r["time"] == with_time and "f1" in r
+            ]
+            if not mine:
+                continue
+            summary.append(
+                {
+                    "detector": name,
+                    "time": with_time,
+                    "F1": mean_sd([r["f1"] for r in mine]),
+                    "precision": mean_sd([r["precision"] for r in mine]),
+                    "recall": mean_sd([r["recall"] for r in mine]),
+                    "unseen-type recall": mean_sd([r["hidden_recall"] for r in mine]),
+                    "runs": len(mine),
+                }
+            )
+    recall = []
+    for name in detectors:
+        for with_time in ("no", "yes"):
+            entry: dict[str, Any] = {"detector": name, "time": with_time}
+            for kind in kinds:
+                values = [
+                    r["hidden_recall"]
+                    for r in rows
+                    if r["detector"] == name and r["time"] == with_time and r["hidden"] == kind
+                ]
+                entry[kind] = mean_sd(values)
+            recall.append(entry)
+    summary_columns = [
+        "detector",
+        "time",
+        "F1",
+        "precision",
+        "recall",
+        "unseen-type recall",
+        "runs",
+    ]
+    return summary, summary_columns, recall, ["detector", "time", *kinds]
+
+
+def step1_table(rows: list[dict[str, Any]], cells: list[str]) -> list[dict[str, Any]]:
+    """Step-1 F1 per detector × time, one column per grid cell."""
+    table: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        kinds += [k for k in row.get("per_type", {}) if k not in kinds]
-    out = []
-    for row in rows:
-        if "per_type" not in row:
-            continue
-        entry = {c: row[c] for c in ("cell", "step", "time", "detector")}
-        for kind in kinds:
-            value = row["per_type"].get(kind)
-            entry[kind] = None if value is None else f"{value['f1']:.2f} ({value['recall']:.2f})"
-        out.append(entry)
-    return out, ["cell", "step", "time", "detector", *kinds]
-
-
-def grid_rows(rows: list[dict[str, Any]], cells: list[str]) -> list[dict[str, Any]]:
-    """F1 (full set) per detector × step × time, one column per grid cell."""
-    table: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in rows:
-        key = (row["detector"], str(row["step"]), row["time"])
-        entry = table.setdefault(key, {"detector": key[0], "step": key[1], "time": key[2]})
+        entry = table.setdefault(
+            (row["detector"], row["time"]), {"detector": row["detector"], "time": row["time"]}
+        )
         entry[row["cell"]] = row.get("f1")
     return list(table.values())
 
@@ -338,14 +258,11 @@ def grid_rows(rows: list[dict[str, Any]], cells: list[str]) -> list[dict[str, An
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ml100k", default="../shared/data/ml-100k")
-    parser.add_argument("--quick", action="store_true", help="only the 3 %% × 3 %% cell")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--dominant",
-        choices=("first", "all", "none"),
-        default="first",
-        help="PyGOD DOMINANT on the first cell only (default: it is slow on CPU), all, or none",
-    )
+    parser.add_argument("--protocol", choices=("loto", "step1", "both"), default="both")
+    parser.add_argument("--seeds", type=int, default=3, help="loto: seeds 0..N-1")
+    parser.add_argument("--label-share", type=float, default=0.2, help="loto: labeled share")
+    parser.add_argument("--quick", action="store_true", help="step1: only the 3 %% × 3 %% cell")
+    parser.add_argument("--seed", type=int, default=0, help="step1 seed")
     parser.add_argument("--dominant-epochs", type=int, default=20)
     parser.add_argument(
         "--scale-preset", default="ml-1m", help="synthetic preset timed at scale ('' to skip)"
@@ -366,97 +283,39 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             raise SystemExit(f"unknown detectors {unknown}; choose from {sorted(detectors)}")
         detectors = {k: v for k, v in detectors.items() if k in wanted}
-    plan = {  # which detectors run in which step
-        1: [n for n, (k, _) in detectors.items() if k != SEMI and n != "PyGOD DOMINANT"],
-        2: [n for n, (k, _) in detectors.items() if k != SUPERVISED or n.startswith("RF")],
-    }
-    cells = list(QUICK_CELLS) if args.quick else [(a, f) for a in GRID for f in GRID]
     bench = Benchmark("anomaly")
     ratings = load_ratings(args.ml100k)
-    rows: list[dict[str, Any]] = []
-    step1_variants: dict[str, tuple[TwoStepTask, Ratings]] = {}
     started = time.perf_counter()
-    for index, (attack, filler) in enumerate(cells):
-        cell = f"{attack:.0%}/{filler:.0%}"
-        for step in (1, 2):
-            with bench.stage(f"inject {cell} step {step}", cell=cell, step=step) as stage:
-                task = make_task(
-                    ratings, step, seed=args.seed, config=cell_config(step, attack, filler)
-                )
-                stage.extra["accounts"] = task.ratings.num_users
-                stage.extra["anomalous"] = int(task.truth["label"].sum())
-            variants = {"yes": task.ratings, "no": strip_timestamps(task.ratings)}
-            if step == 1:
-                step1_variants = {t: (task, data) for t, data in variants.items()}
-            for with_time, data in variants.items():
-                for name in plan[step]:
-                    if name == "PyGOD DOMINANT" and (
-                        args.dominant == "none" or (args.dominant == "first" and index > 0)
-                    ):
-                        continue
-                    kind, factory = detectors[name]
-                    meta = {"cell": cell, "step": step, "time": with_time, "detector": name}
-                    row: dict[str, Any] = {**meta, "kind": kind}
-                    try:
-                        with bench.stage(f"{cell} s{step} t={with_time} {name}", **meta) as st:
-                            row.update(
-                                run_detector(
-                                    name,
-                                    kind,
-                                    factory,
-                                    task,
-                                    data,
-                                    with_time == "yes",
-                                    args.seed,
-                                    step1=step1_variants.get(with_time),
-                                )
-                            )
-                            st.extra.update({k: v for k, v in row.items() if k not in meta})
-                    except Exception as error:  # noqa: BLE001 - one failing row, not the run
-                        row["error"] = f"{type(error).__name__}: {error}"[:300]
-                        log.warning("%s: %s", meta, row["error"])
-                    rows.append(row)
-                    log.info(
-                        "%s step %d time=%s %-26s F1 %.3f  (%.0f s elapsed)",
-                        cell,
-                        step,
-                        with_time,
-                        name,
-                        row.get("f1", float("nan")),
-                        time.perf_counter() - started,
-                    )
-
-    print("\n## Detection on injected ML-100K (evaluation accounts; F1 full / public)\n")
-    print(markdown_table(rows, MAIN_COLUMNS))
-    reference = "3%/3%" if any(r["cell"] == "3%/3%" for r in rows) else rows[0]["cell"]
-    typed, columns = per_type_rows([r for r in rows if r["cell"] == reference])
-    print(f"\n## Per-type F1 (recall), cell {reference}: F1 on normal + that type's accounts\n")
-    print(markdown_table(typed, columns))
-    cell_names = [f"{a:.0%}/{f:.0%}" for a, f in cells]
-    if len(cell_names) > 1:
-        print("\n## F1 (full evaluation set) over the attack-size/filler-size grid\n")
-        grid_columns = ["detector", "step", "time", *cell_names]
-        print(markdown_table(grid_rows(rows, cell_names), grid_columns))
-
-    scale: dict[str, Any] = {}
+    results: dict[str, Any] = {}
+    if args.protocol in ("loto", "both"):
+        rows = leave_one_type_out(
+            ratings, detectors, list(range(args.seeds)), args.label_share, bench
+        )
+        summary, columns, recall, recall_columns = loto_tables(rows)
+        print(
+            f"\n## Leave one type out ({args.seeds} seeds, {args.label_share:.0%} labeled, each "
+            "type in turn never labeled; mean ± sd over types × seeds)\n"
+        )
+        print(markdown_table(summary, columns))
+        print("\n## Recall of each type when it is the one never labeled (mean ± sd over seeds)\n")
+        print(markdown_table(recall, recall_columns))
+        results["loto"] = {"rows": rows, "summary": summary, "hidden_recall": recall}
+    if args.protocol in ("step1", "both"):
+        cells = list(QUICK_CELLS) if args.quick else [(a, f) for a in GRID for f in GRID]
+        rows = step1_grid(ratings, detectors, cells, args.seed, bench)
+        names = [f"{a:.0%}/{f:.0%}" for a, f in cells]
+        print("\n## Step 1 (70 % labeled, F1 on the other 30 %) over the attack × filler grid\n")
+        print(markdown_table(step1_table(rows, names), ["detector", "time", *names]))
+        results["step1"] = {"rows": rows, "cells": names}
     if args.scale_preset:
-        scale = time_scale(args.scale_preset, detectors, args.seed, bench)
+        results["scale"] = time_scale(args.scale_preset, detectors, args.seed, bench)
         print(f"\n## Detecting every account of synthetic:{args.scale_preset}\n")
-        print(markdown_table([scale], list(scale)))
-    path = bench.save(
-        args.out,
-        cells=cell_names,
-        quick=args.quick,
-        rows=rows,
-        scale=scale,
-        total_seconds=time.perf_counter() - started,
-    )
+        print(markdown_table([results["scale"]], list(results["scale"])))
+    path = bench.save(args.out, total_seconds=time.perf_counter() - started, **results)
     print(f"\nresults: {path}")
 
 
-def time_scale(
-    preset: str, detectors: dict[str, tuple[str, Factory]], seed: int, bench: Benchmark
-) -> dict[str, Any]:
+def time_scale(preset: str, detectors: dict, seed: int, bench: Benchmark) -> dict[str, Any]:
     """Fit graphrec's supervised detector on step 1 of the preset and score every account."""
     name = "graphrec supervised"
     out: dict[str, Any] = {"preset": preset, "detector": name}
@@ -465,11 +324,9 @@ def time_scale(
             ratings = load_ratings(f"synthetic:{preset}", seed=seed)
             task = make_task(ratings, 1, seed=seed)
         out.update(
-            accounts=task.ratings.num_users,
-            events=task.ratings.num_events,
-            inject_s=stage.seconds,
+            accounts=task.ratings.num_users, events=task.ratings.num_events, inject_s=stage.seconds
         )
-        kind, factory = detectors[name]
+        kind, factory = detectors.get(name, graphrec_factories()[name])
         with bench.stage(f"scale {preset} {name}") as stage:
             row = run_detector(name, kind, factory, task, task.ratings, True, seed)
         out.update(
