@@ -101,14 +101,14 @@ def cell_config(attack_size: float, filler_size: float) -> InjectionConfig:
 
 
 def detect_row(
-    detectors: dict, name: str, task: Any, data: Any, use_time: bool, seed: int, **meta: Any
+    detectors: dict, name: str, task: Any, data: Any, use_time: bool, fit_seed: int, **meta: Any
 ) -> dict[str, Any]:
     """One detector on one task, its failure kept as the row's error."""
     kind, factory = detectors[name]
     row: dict[str, Any] = {**meta, "detector": name, "kind": kind}
     try:
         row.update(
-            run_detector(name, kind, factory, task, data, use_time, seed, fresh_inputs=False)
+            run_detector(name, kind, factory, task, data, use_time, fit_seed, fresh_inputs=False)
         )
     except Exception as error:  # noqa: BLE001 - one failing row, not the run
         row["error"] = f"{type(error).__name__}: {error}"[:300]
