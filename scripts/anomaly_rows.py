@@ -178,7 +178,7 @@ def contamination_of(task: TwoStepTask) -> float:
     return float(min(max(share, 0.005), 0.5))
 
 
-def run_detector(
+def fit_and_score(
     name: str,
     kind: str,
     factory: Factory,
@@ -189,11 +189,14 @@ def run_detector(
     *,
     step1: tuple[TwoStepTask, Ratings] | None = None,
     fresh_inputs: bool = True,
-) -> dict[str, Any]:
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """Fit on the step's ratings (labels where the detector takes them), score every account.
 
     The carried-over row also fits the step-1 model on ``step1`` first; its time counts in fit_s.
     ``fresh_inputs`` clears graphrec's input caches first, so the fit time includes them.
+
+    Returns:
+        ``(scores, flags, {"fit_s", "predict_s", "threshold"})`` over every account.
     """
     start = time.perf_counter()
     if name == CARRIED:
@@ -219,7 +222,26 @@ def run_detector(
     with timed() as predict_time:
         scores = detector.decision_function(ratings)
         flags = detector.predict(ratings)
-    row = evaluate(task, scores, flags)
-    row.update(fit_s=step1_seconds + fit_time["seconds"], predict_s=predict_time["seconds"])
-    row["threshold"] = float(getattr(detector, "threshold_", float("nan")))
-    return row
+    timing = {
+        "fit_s": step1_seconds + fit_time["seconds"],
+        "predict_s": predict_time["seconds"],
+        "threshold": float(getattr(detector, "threshold_", float("nan"))),
+    }
+    return scores, flags, timing
+
+
+def run_detector(
+    name: str,
+    kind: str,
+    factory: Factory,
+    task: TwoStepTask,
+    ratings: Ratings,
+    use_time: bool,
+    seed: int,
+    **options: Any,
+) -> dict[str, Any]:
+    """:func:`fit_and_score` and the evaluation of the task's evaluation accounts, as one row."""
+    scores, flags, timing = fit_and_score(
+        name, kind, factory, task, ratings, use_time, seed, **options
+    )
+    return {**evaluate(task, scores, flags), **timing}
