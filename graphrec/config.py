@@ -78,6 +78,19 @@ class TrainConfig:
     """AdamW weight decay."""
     bpr_weight: float = 0.1
     """Weight of the encoder's BPR loss beside the next-item cross-entropy."""
+    loss: str = "full"
+    """Next-item loss: ``full`` (softmax over every item), ``sampled`` (softmax over the target
+    and ``negatives`` items sampled uniformly per batch) or ``gbce`` (gSASRec's gBCE on such
+    samples, Petrov & Macdonald 2023). The sampled losses stop memory and time growing with
+    positions x items (large catalogues)."""
+    negatives: int = 256
+    """Items sampled per batch for the ``sampled`` and ``gbce`` losses."""
+    gbce_t: float = 0.75
+    """gBCE calibration ``t`` in [0, 1] (0 = plain binary cross-entropy on the samples)."""
+    precision: str = "fp32"
+    """``fp32``, or ``bf16`` for bfloat16 autocast of the forward pass."""
+    compile: bool = False
+    """``torch.compile`` the training step's model."""
     patience: int = 10
     """Epochs without validation NDCG@10 gain before stopping."""
     eval_every: int = 1

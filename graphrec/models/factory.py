@@ -43,6 +43,9 @@ class ModelSpec:
     dropout: float = 0.2
     fuse_user: bool = True
     bpr_weight: float = 0.1
+    loss: str = "full"
+    negatives: int = 256
+    gbce_t: float = 0.75
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +104,9 @@ def build_graph_recommender(spec: ModelSpec) -> GraphSequentialRecommender:
         num_items=spec.num_items,
         fuse_user=spec.fuse_user,
         bpr_weight=spec.bpr_weight,
+        loss=spec.loss,
+        negatives=spec.negatives,
+        gbce_t=spec.gbce_t,
     )
 
 

@@ -84,6 +84,60 @@ def bpr_loss(user_emb: Tensor, item_emb: Tensor, users: Tensor, positives: Tenso
     return -F.logsigmoid(pos - neg).mean()
 
 
+def gbce_loss(
+    states: Tensor, targets: Tensor, item_emb: Tensor, negatives: int, t: float = 0.75
+) -> Tensor:
+    """gSASRec's generalised binary cross-entropy over shared uniform negatives.
+
+    Petrov & Macdonald, "gSASRec: Reducing Overconfidence in Sequential Recommendation Trained
+    with Negative Sampling", RecSys 2023: with ``k`` negatives sampled from ``I - 1`` items
+    (rate ``a = k / (I - 1)``), the positive's log-sigmoid is raised to the power
+    ``beta = a * (t * (1 - 1/a) + 1/a)``, which undoes the overconfidence negative sampling
+    gives a BCE-trained model (t = 0: plain BCE; t -> 1: the full-softmax optimum). The
+    negatives are drawn once per call and shared by every position (one ``[N, k]`` product
+    instead of ``[N, I]``); a negative that happens to be a position's own target is masked.
+
+    Shapes:
+        states ``[N, d]``, targets ``[N]`` (item ids), item_emb ``[I, d]`` -> a scalar.
+    """
+    num_items = item_emb.shape[0]
+    sampled = torch.randint(num_items, (negatives,), device=states.device)  # [k]
+    positive = (states * item_emb[targets]).sum(-1)  # [N]
+    negative = states @ item_emb[sampled].T  # [N, k]
+    hit = sampled.unsqueeze(0) == targets.unsqueeze(1)  # [N, k]
+    alpha = negatives / (num_items - 1)
+    beta = alpha * (t * (1.0 - 1.0 / alpha) + 1.0 / alpha)
+    positive_term = -beta * F.logsigmoid(positive)  # [N]
+    negative_term = -F.logsigmoid(-negative).masked_fill(hit, 0.0).sum(-1)  # [N]
+    return (positive_term + negative_term).mean()
+
+
+def sampled_softmax_loss(
+    states: Tensor, targets: Tensor, item_emb: Tensor, negatives: int
+) -> Tensor:
+    """Cross-entropy over the target and ``negatives`` uniform items shared by the batch.
+
+    The softmax of the full loss restricted to a uniform sample (Jean et al. 2015; uniform
+    sampling needs no logQ correction since every item has the same inclusion probability):
+    one ``[N, k]`` product instead of ``[N, I]``. A sampled item equal to a position's own
+    target is masked out of that position's negatives.
+
+    Shapes:
+        states ``[N, d]``, targets ``[N]`` (item ids), item_emb ``[I, d]`` -> a scalar.
+    """
+    num_items = item_emb.shape[0]
+    sampled = torch.randint(num_items, (negatives,), device=states.device)  # [k]
+    positive = (states * item_emb[targets]).sum(-1, keepdim=True)  # [N, 1]
+    negative = states @ item_emb[sampled].T  # [N, k]
+    negative = negative.masked_fill(sampled.unsqueeze(0) == targets.unsqueeze(1), float("-inf"))
+    logits = torch.cat([positive, negative], dim=1)  # [N, 1 + k]
+    return F.cross_entropy(logits, torch.zeros(len(states), dtype=torch.long, device=states.device))
+
+
+NEXT_ITEM_LOSSES = ("full", "sampled", "gbce")
+"""Next-item losses of :class:`GraphSequentialRecommender`."""
+
+
 class SequentialRecommender(nn.Module):
     """Base of every recommender: the shared ``recommend`` over ``full_sort_predict``.
 
@@ -204,7 +258,11 @@ class GraphSequentialRecommender(GraphEncoded):
     Loss: full-softmax cross-entropy of the next item at every non-pad target position (all
     positions of all sequences at once, as SASRec trains) plus ``bpr_weight`` times the encoder's
     BPR loss (Rendle et al. 2009) on every (user, item) the batch shows, with a uniform random
-    negative each.
+    negative each. The full softmax costs positions x items, which on ML-20M (138k users x 50
+    positions x 26,744 items) no CPU pass can afford: ``loss="sampled"`` restricts it to
+    ``negatives`` items sampled uniformly once per batch and shared by every position
+    (:func:`sampled_softmax_loss`), ``loss="gbce"`` uses gSASRec's gBCE on such samples
+    (:func:`gbce_loss`; Petrov & Macdonald, RecSys 2023).
 
     Args:
         encoder: ``encoder(edge_index, edge_weight) -> (user_emb [U, d], item_emb [I, d])``.
@@ -214,6 +272,10 @@ class GraphSequentialRecommender(GraphEncoded):
         num_items: items in the catalogue.
         fuse_user: add the user's node embedding to the hidden state (default True).
         bpr_weight: weight of the BPR term (default 0.1; 0 disables it).
+        loss: ``full`` (softmax over every item, default), ``sampled`` (sampled softmax) or
+            ``gbce``.
+        negatives: items sampled per batch for ``sampled`` and ``gbce``.
+        gbce_t: gBCE calibration ``t`` in [0, 1] (default 0.75, the paper's choice).
     """
 
     def __init__(
@@ -225,13 +287,25 @@ class GraphSequentialRecommender(GraphEncoded):
         num_items: int,
         fuse_user: bool = True,
         bpr_weight: float = 0.1,
+        loss: str = "full",
+        negatives: int = 256,
+        gbce_t: float = 0.75,
     ) -> None:
         super().__init__(encoder=encoder, num_users=num_users, num_items=num_items)
         if bpr_weight < 0:
             raise ValueError(f"bpr_weight must be >= 0, got {bpr_weight}")
+        if loss not in NEXT_ITEM_LOSSES:
+            raise ValueError(f"loss must be one of {NEXT_ITEM_LOSSES}, got {loss!r}")
+        if loss != "full" and negatives < 1:
+            raise ValueError(f"negatives must be >= 1 for loss {loss!r}, got {negatives}")
+        if not 0.0 <= gbce_t <= 1.0:
+            raise ValueError(f"gbce_t must be in [0, 1], got {gbce_t}")
         self.head = head
         self.fuse_user = fuse_user
         self.bpr_weight = bpr_weight
+        self.loss = loss
+        self.negatives = min(negatives, num_items - 1)
+        self.gbce_t = gbce_t
         self.last_losses: dict[str, Tensor] = {}
 
     def forward(self, batch: SequenceBatch) -> Tensor:
@@ -252,8 +326,13 @@ class GraphSequentialRecommender(GraphEncoded):
         user_emb, item_emb = self.encode()
         hidden = self._hidden(batch, user_emb, item_emb)  # [B, L, d]
         has_target = batch.targets != PAD  # [B, L]
-        logits = hidden[has_target] @ item_emb.T  # [N, I]
-        ce = F.cross_entropy(logits, from_token(batch.targets[has_target]))
+        states, targets = hidden[has_target], from_token(batch.targets[has_target])  # [N, d], [N]
+        if self.loss == "sampled":
+            ce = sampled_softmax_loss(states, targets, item_emb, self.negatives)
+        elif self.loss == "gbce":
+            ce = gbce_loss(states, targets, item_emb, self.negatives, self.gbce_t)
+        else:
+            ce = F.cross_entropy(states @ item_emb.T, targets)  # logits [N, I]
         loss = ce
         self.last_losses = {"ce": ce.detach()}
         if self.bpr_weight > 0:

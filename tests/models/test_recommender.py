@@ -1,7 +1,10 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from graphrec.data.ratings import from_raw_events
@@ -15,7 +18,12 @@ from graphrec.models.batch import (
     training_sequences,
 )
 from graphrec.models.heads import GRUHead, SASRecHead
-from graphrec.models.recommender import GraphSequentialRecommender, top_k_items
+from graphrec.models.recommender import (
+    GraphSequentialRecommender,
+    gbce_loss,
+    sampled_softmax_loss,
+    top_k_items,
+)
 
 
 class StandInEncoder(nn.Module):
@@ -264,3 +272,63 @@ def test_learns_the_pattern_with_the_real_lightgcn_encoder(fit_losses):
     model.attach_graph(train_graph(split))
     fit_losses(model, training_sequences(split, max_len=12), 1e-2)
     assert evaluate(model, split, "valid", ks=(1,), max_len=12)["hit@1"] >= 0.9
+
+
+# --- sampled next-item losses ---------------------------------------------------------------
+
+
+def test_sampled_softmax_with_every_item_sampled_is_the_full_softmax_without_the_target():
+    torch.manual_seed(0)
+    states, items = torch.randn(5, 4), torch.randn(6, 4)
+    targets = torch.tensor([0, 2, 5, 1, 1])
+    torch.manual_seed(3)
+    sampled = torch.randint(6, (200,))  # the draw the loss will make
+    torch.manual_seed(3)
+    loss = sampled_softmax_loss(states, targets, items, 200)
+    logits = states @ items.T
+    expected = []
+    for row, target in enumerate(targets.tolist()):
+        negatives = logits[row, sampled][sampled != target]  # a sampled target is masked
+        expected.append(torch.logsumexp(torch.cat([logits[row, [target]], negatives]), 0))
+        expected[-1] = expected[-1] - logits[row, target]
+    torch.testing.assert_close(loss, torch.stack(expected).mean())
+
+
+def test_gbce_matches_the_papers_formula():
+    torch.manual_seed(0)
+    states, items = torch.randn(3, 4), torch.randn(10, 4)
+    targets = torch.tensor([1, 4, 7])
+    k, t = 3, 0.75
+    torch.manual_seed(5)
+    sampled = torch.randint(10, (k,))
+    torch.manual_seed(5)
+    loss = gbce_loss(states, targets, items, k, t)
+    alpha = k / 9
+    beta = alpha * (t * (1 - 1 / alpha) + 1 / alpha)
+    positive = (states * items[targets]).sum(-1)
+    negative = states @ items[sampled].T
+    keep = (sampled.unsqueeze(0) != targets.unsqueeze(1)).float()
+    expected = -beta * F.logsigmoid(positive) - (F.logsigmoid(-negative) * keep).sum(-1)
+    torch.testing.assert_close(loss, expected.mean())
+    assert 0 < beta < 1  # calibration shrinks the positive term when k << items
+    assert math.isclose(alpha * (0 * (1 - 1 / alpha) + 1 / alpha), 1.0)  # t = 0 is plain BCE
+
+
+def test_sampled_softmax_learns_the_next_item_pattern(fit_losses):
+    # gBCE is checked against its formula above: it learns this pattern too, but needs ~5x the
+    # steps (150 steps: hit@1 .82 at t = .75), as on ML-100K, where it trails (issue 12's note).
+    split = cyclic_split()
+    model = make_model(split, loss="sampled", negatives=8)
+    losses = fit_losses(model, training_sequences(split, max_len=12), 1e-2)
+    assert losses[-1] < 0.5 * losses[0]
+    assert evaluate(model, split, "valid", ks=(1,), max_len=12)["hit@1"] >= 0.9
+
+
+def test_loss_options_are_checked():
+    split = cyclic_split()
+    with pytest.raises(ValueError, match="loss must be one of"):
+        make_model(split, loss="softmax")
+    with pytest.raises(ValueError, match="negatives must be >= 1"):
+        make_model(split, loss="sampled", negatives=0)
+    with pytest.raises(ValueError, match="gbce_t"):
+        make_model(split, loss="gbce", gbce_t=1.5)
