@@ -19,13 +19,14 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from graphrec.data.split import Split
-from graphrec.eval.sequences import Stage, eval_sequences
+from graphrec.eval.sequences import EvalSequences, Stage, eval_sequences
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,22 @@ def genre_matrix(genres: Sequence[tuple[str, ...]]) -> Tensor:
     return torch.from_numpy(matrix)
 
 
+class Shard(Protocol):
+    """This process's share of the evaluated users, and how every share is collected.
+
+    Multi-process training passes one (:class:`graphrec.train.distributed.Distributed`), so each
+    process ranks a disjoint slice of the users and all of them get the one merged result.
+    """
+
+    def rows(self, n: int) -> slice:
+        """This process's contiguous slice of ``n`` rows (the slices partition ``0..n-1``)."""
+        ...
+
+    def gather(self, value: Any) -> list[Any]:
+        """``value`` from every process, in rank order (the same list on every process)."""
+        ...
+
+
 def evaluate_detailed(
     model: nn.Module,
     split: Split,
@@ -139,6 +156,7 @@ def evaluate_detailed(
     max_len: int = 50,
     device: torch.device | str = "cpu",
     top_n: int | None = None,
+    shard: Shard | None = None,
 ) -> Evaluation:
     """Full-ranking evaluation of ``model`` on the users with a ``stage`` event.
 
@@ -152,6 +170,10 @@ def evaluate_detailed(
         max_len: input sequence length (default 50).
         device: where batches are scored (default cpu).
         top_n: length of the saved ranking per user (default max(ks) and at least 10).
+        shard: score only this process's users and merge every process's per-user results
+            before averaging (default None: one process scores all). The merged per-user values
+            are in user order, so the result equals a one-process evaluation up to the float
+            rounding of differently sized score batches.
 
     Returns:
         An :class:`Evaluation`.
@@ -166,10 +188,75 @@ def evaluate_detailed(
     n = len(data)
     top_n = min(num_items, top_n or max(max(ks), BEYOND_K))
     beyond_k = min(BEYOND_K, top_n)
+    rows = shard.rows(n) if shard is not None else slice(0, n)
+    scored = _score_rows(model, split, data, rows, ks, batch_size, top_n, beyond_k, device)
+    if shard is not None:
+        scored = _Scored.concat(shard.gather(scored))
+
+    metrics = {name: float(v.mean()) if n else math.nan for name, v in scored.per_user.items()}
+    if scored.has_genres:
+        known = scored.jaccard[~torch.isnan(scored.jaccard)]
+        metrics[f"genre_jaccard@{beyond_k}"] = float(known.mean()) if len(known) else math.nan
+    metrics[f"popularity_percentile@{beyond_k}"] = float(scored.pop.mean()) if n else math.nan
+    listed_items = scored.top_items[:, :beyond_k]
+    distinct = torch.unique(listed_items[listed_items >= 0]).numel()
+    metrics[f"coverage@{beyond_k}"] = distinct / num_items
+    metrics["num_users"] = float(n)
+    log.debug("evaluated %d %s users in %.2fs", n, stage, time.perf_counter() - start_time)
+    return Evaluation(
+        metrics=metrics,
+        users=data.batch.users.numpy(),
+        targets=data.targets.numpy(),
+        top_items=scored.top_items.numpy(),
+        per_user=scored.per_user,
+    )
+
+
+@dataclass
+class _Scored:
+    """Per-user results of a run of evaluated users, before averaging (what shards exchange)."""
+
+    per_user: dict[str, np.ndarray]  # each [n]
+    top_items: Tensor  # [n, top_n]
+    jaccard: Tensor  # [n], NaN where undefined
+    pop: Tensor  # [n]
+    has_genres: bool
+
+    @classmethod
+    def concat(cls, parts: Sequence[_Scored]) -> _Scored:
+        """The parts one after another (an empty part may lack the metric names)."""
+        names = dict.fromkeys(name for part in parts for name in part.per_user)
+        empty = np.zeros(0, dtype=np.float32)
+        return cls(
+            per_user={
+                name: np.concatenate([part.per_user.get(name, empty) for part in parts])
+                for name in names
+            },
+            top_items=torch.cat([part.top_items for part in parts]),
+            jaccard=torch.cat([part.jaccard for part in parts]),
+            pop=torch.cat([part.pop for part in parts]),
+            has_genres=parts[0].has_genres,
+        )
+
+
+def _score_rows(
+    model: nn.Module,
+    split: Split,
+    data: EvalSequences,
+    rows: slice,
+    ks: Sequence[int],
+    batch_size: int,
+    top_n: int,
+    beyond_k: int,
+    device: torch.device | str,
+) -> _Scored:
+    """Rank the whole catalogue for ``data``'s rows ``rows``, one user batch at a time."""
+    num_items = split.num_items
     counts = np.bincount(split.train["item"].to_numpy(np.int64), minlength=num_items)
     popularity = torch.from_numpy(popularity_percentiles(counts)).float().to(device)  # [I]
     genres = genre_matrix(list(split.ratings.items["genres"])).to(device)  # [I, G]
     has_genres = genres.shape[1] > 0
+    first, n = rows.start, rows.stop - rows.start
 
     per_user: dict[str, list[Tensor]] = {}
     top_items = torch.zeros(n, top_n, dtype=torch.long)
@@ -179,49 +266,38 @@ def evaluate_detailed(
     model.eval()
     try:
         with torch.no_grad():
-            for lo in range(0, n, batch_size):
-                hi = min(n, lo + batch_size)
+            for lo in range(rows.start, rows.stop, batch_size):
+                hi = min(rows.stop, lo + batch_size)
+                out = slice(lo - first, hi - first)  # the same rows in this shard's arrays
                 batch = data.batch.select(slice(lo, hi)).to(device)
                 targets = data.targets[lo:hi].to(device)  # [b]
-                rows, cols = (t.to(device) for t in data.seen_pairs(lo, hi))  # [nnz], [nnz]
+                seen_rows, cols = (t.to(device) for t in data.seen_pairs(lo, hi))  # [nnz] each
                 seen = torch.zeros(hi - lo, num_items, dtype=torch.bool, device=device)  # [b, I]
-                seen[rows, cols] = True
+                seen[seen_rows, cols] = True
                 scores = model.full_sort_predict(batch).float()  # [b, I]
                 scores = scores.masked_fill(seen, float("-inf"))  # [b, I]
                 for name, values in ranking_metrics(scores, targets, ks).items():
                     per_user.setdefault(name, []).append(values.cpu())
                 best = scores.topk(top_n, dim=1)
                 top = best.indices.masked_fill(best.values == float("-inf"), -1)  # [b, top_n]
-                top_items[lo:hi] = top.cpu()
+                top_items[out] = top.cpu()
                 head = top[:, :beyond_k]  # [b, 10], -1 = no unseen item left
                 listed = (head >= 0).float()  # [b, 10]
-                pop[lo:hi] = (
+                pop[out] = (
                     (popularity[head.clamp(min=0)] * listed).sum(1) / listed.sum(1).clamp(min=1)
                 ).cpu()
                 if has_genres:
                     history = torch.zeros(hi - lo, genres.shape[1], device=device)  # [b, G]
-                    history.index_add_(0, rows, genres[cols])
-                    jaccard[lo:hi] = _genre_jaccard(history > 0, head, genres).cpu()
+                    history.index_add_(0, seen_rows, genres[cols])
+                    jaccard[out] = _genre_jaccard(history > 0, head, genres).cpu()
     finally:
         model.train(was_training)
-
-    per_user_np = {name: torch.cat(parts).numpy() for name, parts in per_user.items()}
-    metrics = {name: float(v.mean()) if n else math.nan for name, v in per_user_np.items()}
-    if has_genres:
-        known = jaccard[~torch.isnan(jaccard)]
-        metrics[f"genre_jaccard@{beyond_k}"] = float(known.mean()) if len(known) else math.nan
-    metrics[f"popularity_percentile@{beyond_k}"] = float(pop.mean()) if n else math.nan
-    listed_items = top_items[:, :beyond_k]
-    distinct = torch.unique(listed_items[listed_items >= 0]).numel()
-    metrics[f"coverage@{beyond_k}"] = distinct / num_items
-    metrics["num_users"] = float(n)
-    log.debug("evaluated %d %s users in %.2fs", n, stage, time.perf_counter() - start_time)
-    return Evaluation(
-        metrics=metrics,
-        users=data.batch.users.numpy(),
-        targets=data.targets.numpy(),
-        top_items=top_items.numpy(),
-        per_user=per_user_np,
+    return _Scored(
+        per_user={name: torch.cat(parts).numpy() for name, parts in per_user.items()},
+        top_items=top_items,
+        jaccard=jaccard,
+        pop=pop,
+        has_genres=has_genres,
     )
 
 
@@ -234,10 +310,18 @@ def evaluate(
     batch_size: int = 1024,
     max_len: int = 50,
     device: torch.device | str = "cpu",
+    shard: Shard | None = None,
 ) -> dict[str, float]:
     """The mean metrics of :func:`evaluate_detailed` (same arguments)."""
     return evaluate_detailed(
-        model, split, stage, ks=ks, batch_size=batch_size, max_len=max_len, device=device
+        model,
+        split,
+        stage,
+        ks=ks,
+        batch_size=batch_size,
+        max_len=max_len,
+        device=device,
+        shard=shard,
     ).metrics
 
 

@@ -28,8 +28,16 @@ from graphrec.graph.rating_graph import RatingGraph
 from graphrec.io import write_json
 from graphrec.models.batch import iter_batches, training_sequences
 from graphrec.models.factory import ModelSpec, build_model
+from graphrec.train import distributed
 from graphrec.train.checkpoint import git_sha, load_checkpoint, save_checkpoint
-from graphrec.train.seeding import rng_state, seed_everything, set_rng_state
+from graphrec.train.distributed import Distributed, training_module
+from graphrec.train.interrupt import (
+    EpochProgress,
+    InterruptFlag,
+    TrainingInterrupted,
+    capture_sigint,
+)
+from graphrec.train.seeding import rng_state, seed_everything
 from graphrec.train.tensorboard import (
     log_hparams,
     log_item_projector,
@@ -86,6 +94,9 @@ def model_spec(config: Config, split: Split) -> ModelSpec:
         dropout=m.dropout,
         fuse_user=m.fuse_user,
         bpr_weight=config.train.bpr_weight,
+        loss=config.train.loss,
+        negatives=config.train.negatives,
+        gbce_t=config.train.gbce_t,
     )
 
 
@@ -108,6 +119,10 @@ def build_for_split(
     return model
 
 
+PRECISIONS = ("fp32", "bf16")
+"""Values of ``train.precision``: float32, or bfloat16 autocast of the training forward pass."""
+
+
 def train(
     config: Config,
     run_dir: Path | None = None,
@@ -119,23 +134,55 @@ def train(
 ) -> TrainResult:
     """Train the configured model, keep the best epoch by validation NDCG@10, test it.
 
+    Under torchrun (``WORLD_SIZE > 1``) every process calls this with the same arguments: each
+    computes its share of every global batch of ``train.batch_size`` users under DDP and ranks
+    its share of the validation and test users; all get the merged metrics, so all stop at the
+    same epoch. Only rank 0 writes the run folder and logs (:mod:`graphrec.train.distributed`).
+
     Args:
         config: the resolved root config.
         run_dir: run folder (default ``runs/<exp>__<model>__<seed>__<time>``).
         resume: continue from ``run_dir/last.pt`` when it exists.
         split: reuse an already loaded split (benchmarks compare models on one split).
         progress: show a progress bar per epoch.
-        on_epoch_end: called after each epoch's validation with (epoch, model, valid metrics).
+        on_epoch_end: called after each epoch's validation with (epoch, model, valid metrics),
+            on every process.
     """
+    if config.train.precision not in PRECISIONS:
+        raise ValueError(
+            f"train.precision must be one of {PRECISIONS}, got {config.train.precision!r}"
+        )
+    if not isinstance(config.train.compile, bool):
+        raise ValueError(f"train.compile must be true or false, got {config.train.compile!r}")
+    with (
+        distributed.launch(resolve_device(config.train.device)) as (ctx, device),
+        capture_sigint() as interrupted,
+    ):
+        return _train(
+            config, run_dir, ctx, device, resume, split, progress, on_epoch_end, interrupted
+        )
+
+
+def _train(
+    config: Config,
+    run_dir: Path | None,
+    ctx: Distributed,
+    device: torch.device,
+    resume: bool,
+    split: Split | None,
+    progress: bool,
+    on_epoch_end: EpochCallback | None,
+    interrupted: InterruptFlag,
+) -> TrainResult:
     start = time.perf_counter()
     seed_everything(config.seed)
-    device = resolve_device(config.train.device)
     split = split if split is not None else prepare_split(config)
     spec = model_spec(config, split)
-    run_dir = (
+    run_dir = ctx.broadcast(  # the default name holds the time: rank 0's is the one
         Path(run_dir) if run_dir else Path("runs") / run_name(config.name, spec.label, config.seed)
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
     model = build_for_split(spec, split, config.graph.edge_weight, device)
     trainable = getattr(model, "trainable", True) and any(True for _ in model.parameters())
     optimizer = (
@@ -146,62 +193,108 @@ def train(
         else None
     )
     state = _TrainState()
-    last_path = run_dir / "last.pt"
-    if resume and last_path.is_file():
-        state = _restore(last_path, model, optimizer)
-        log.info("resumed %s at epoch %d", run_dir, state.epoch)
-    writer = open_writer(run_dir)
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    # Rank 0 reads checkpoints and sends them: other nodes need no shared file system.
+    found = resume and ctx.is_main and last_path.is_file()
+    checkpoint = ctx.broadcast(load_checkpoint(last_path) if found else None)
+    if checkpoint is not None:
+        state = _restore(checkpoint, model, optimizer, ctx, config.seed)
+        if ctx.is_main:
+            inside = f", batch {state.partial.batch}" if state.partial else ""
+            log.info("resumed %s after epoch %d%s", run_dir, state.epoch, inside)
+    else:
+        ctx.seed_rank(config.seed)
+    writer = open_writer(run_dir) if ctx.is_main else None
+    step = training_module(model, ctx, device, compile=config.train.compile) if trainable else None
     data = training_sequences(split, config.data.max_len)
     epochs = config.train.epochs if trainable else 0
+
+    def stop() -> bool:  # every process stops at the same batch
+        return ctx.summed({"stop": float(interrupted.raised)})["stop"] > 0
+
     for epoch in range(state.epoch + 1, epochs + 1):
         if state.stale >= config.train.patience:
+            if ctx.is_main:
+                log.info(
+                    "early stopping after epoch %d: no valid %s gain for %d epochs; best epoch "
+                    "%d (%.4f)",
+                    state.epoch,
+                    SELECTION_METRIC,
+                    state.stale,
+                    state.best_epoch,
+                    state.best_metric,
+                )
             break
         epoch_start = time.perf_counter()
-        losses = _train_epoch(model, optimizer, data, config, epoch, device, progress)
-        epoch_seconds = time.perf_counter() - epoch_start
-        log_scalars(writer, "losses", losses, epoch)
-        writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], epoch)
-        writer.add_scalar("charts/epoch_seconds", epoch_seconds, epoch)
-        record = {"epoch": epoch, "epoch_seconds": epoch_seconds, **losses}
+        done = _train_epoch(
+            step, model, optimizer, data, config, epoch, device, ctx, progress, state.partial, stop
+        )
+        if done.batch < _batches_per_epoch(data, config):
+            state.partial = done
+            state.elapsed_before += time.perf_counter() - start
+            _save(last_path, model, optimizer, config, spec, state, ctx)
+            raise TrainingInterrupted(
+                f"interrupted in epoch {epoch} after batch {done.batch}; {last_path} saved. "
+                f"Continue with the same command and --resume --run-dir {run_dir}"
+            )
+        state.partial = None
+        losses = ctx.summed(done.totals)
+        losses = {name: value / max(done.steps, 1) for name, value in losses.items()}
+        record = {"epoch": epoch, "epoch_seconds": time.perf_counter() - epoch_start, **losses}
+        valid = None
         if epoch % config.train.eval_every == 0 or epoch == epochs:
-            valid = _evaluate(model, split, "valid", config, device)
-            log_scalars(writer, "valid", valid, epoch)
+            valid = _evaluate(model, split, "valid", config, device, ctx)
             record.update({f"valid/{k}": v for k, v in valid.items()})
             if on_epoch_end is not None:
                 on_epoch_end(epoch, model, valid)
             if valid[SELECTION_METRIC] > state.best_metric:
                 state.best_metric, state.best_epoch, state.stale = valid[SELECTION_METRIC], epoch, 0
                 state.best_valid = valid
-                _save(run_dir / "best.pt", model, None, config, spec, state)
+                _save(best_path, model, None, config, spec, state, ctx)
             else:
                 state.stale += 1
         record["elapsed_seconds"] = time.perf_counter() - start + state.elapsed_before
         state.history.append(record)
         state.epoch = epoch
-        _save(last_path, model, optimizer, config, spec, state)
-        log.info("epoch %d: %s", epoch, {k: round(v, 4) for k, v in record.items()})
+        _save(last_path, model, optimizer, config, spec, state, ctx)
+        if ctx.is_main:
+            log_scalars(writer, "losses", losses, epoch)
+            writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], epoch)
+            writer.add_scalar("charts/epoch_seconds", record["epoch_seconds"], epoch)
+            if valid is not None:
+                log_scalars(writer, "valid", valid, epoch)
+            log.info(epoch_line(record, epochs, state))
+        if epoch < epochs and stop():  # Ctrl-C during the epoch's last batch or validation
+            raise TrainingInterrupted(
+                f"interrupted after epoch {epoch}; {last_path} saved. Continue with the same "
+                f"command and --resume --run-dir {run_dir}"
+            )
 
-    if trainable and (run_dir / "best.pt").is_file():
-        model.load_state_dict(load_checkpoint(run_dir / "best.pt", device)["model_state"])
-    elif not trainable:
-        state.best_valid = _evaluate(model, split, "valid", config, device)
-        _save(run_dir / "best.pt", model, None, config, spec, state)
-    test = _evaluate(model, split, "test", config, device)
-    log_scalars(writer, "test", test, max(state.best_epoch, 0))
-    log_hparams(writer, _hparams(config, spec), {f"test_{k}": v for k, v in test.items()})
-    _log_projector(writer, model, split, max(state.best_epoch, 0))
-    writer.close()
+    if trainable:
+        found = ctx.is_main and best_path.is_file()
+        best = ctx.broadcast(load_checkpoint(best_path)["model_state"] if found else None)
+        if best is not None:
+            model.load_state_dict(best)
+    else:
+        state.best_valid = _evaluate(model, split, "valid", config, device, ctx)
+        _save(best_path, model, None, config, spec, state, ctx)
+    test = _evaluate(model, split, "test", config, device, ctx)
     seconds = time.perf_counter() - start + state.elapsed_before
-    write_json(
-        run_dir / "metrics.json",
-        {
-            "best_epoch": state.best_epoch,
-            "valid": state.best_valid,
-            "test": test,
-            "seconds": seconds,
-            "history": state.history,
-        },
-    )
+    if ctx.is_main:
+        log_scalars(writer, "test", test, max(state.best_epoch, 0))
+        log_hparams(writer, _hparams(config, spec), {f"test_{k}": v for k, v in test.items()})
+        _log_projector(writer, model, split, max(state.best_epoch, 0))
+        writer.close()
+        write_json(
+            run_dir / "metrics.json",
+            {
+                "best_epoch": state.best_epoch,
+                "valid": state.best_valid,
+                "test": test,
+                "seconds": seconds,
+                "history": state.history,
+            },
+        )
     return TrainResult(
         run_dir=run_dir,
         model=model,
@@ -224,41 +317,100 @@ class _TrainState:
     stale: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     elapsed_before: float = 0.0
+    partial: EpochProgress | None = None
+    """How far the unfinished epoch ``epoch + 1`` got before a Ctrl-C (None: none)."""
 
 
 def _train_epoch(
+    step: nn.Module,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     data: Any,
     config: Config,
     epoch: int,
     device: torch.device,
+    ctx: Distributed,
     progress: bool,
-) -> dict[str, float]:
-    model.train()
-    # The shuffle order depends only on (seed, epoch): a resumed run sees the same batches.
+    resume_at: EpochProgress | None,
+    stop: Callable[[], bool],
+) -> EpochProgress:
+    """One pass in global batches of ``train.batch_size`` users; returns how far it got (all
+    batches, or fewer when ``stop()`` turned true at a batch boundary) and this process's loss
+    sums.
+
+    ``step`` is the loss module (maybe DDP, maybe compiled) over ``model``. Each process trains
+    on its share of each batch with its loss scaled as :meth:`Distributed.share` explains, and
+    the logged losses are the global batch's: the shares' losses weighted by their target
+    positions, summed over processes. ``resume_at`` skips the batches an interrupted run
+    already trained on (the order is the same, so the rest is too).
+    """
+    step.train()
+    # The shuffle order depends only on (seed, epoch): every process draws the same batches, and
+    # a resumed run sees the same ones.
     generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-    totals: dict[str, float] = {}
-    steps = 0
+    bf16 = config.train.precision == "bf16"
+    done = resume_at or EpochProgress()
+    done = EpochProgress(done.batch, done.steps, dict(done.totals))
     batches = iter_batches(data, config.train.batch_size, shuffle=True, generator=generator)
-    total = -(-len(data) // config.train.batch_size)
-    for batch in tqdm(
-        batches, total=total, desc=f"epoch {epoch}", disable=not progress, leave=False
-    ):
-        loss = model.calculate_loss(batch.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        steps += 1
-        totals["train"] = totals.get("train", 0.0) + float(loss.detach())
-        for name, value in getattr(model, "last_losses", {}).items():
-            totals[name] = totals.get(name, 0.0) + float(value)
-    return {name: value / max(steps, 1) for name, value in totals.items()}
+    bar = tqdm(
+        total=_batches_per_epoch(data, config),
+        initial=done.batch,
+        desc=f"epoch {epoch}",
+        disable=not (progress and ctx.is_main),
+        leave=False,
+    )
+    with bar:
+        for index, batch in enumerate(batches):
+            if index < done.batch:
+                continue
+            local, weight = ctx.share(batch)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss = step(local.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            (loss * weight).backward()
+            optimizer.step()
+            done.batch, done.steps = index + 1, done.steps + 1
+            part = weight / ctx.world_size  # this share's weight in the global batch's mean
+            totals = done.totals
+            totals["train"] = totals.get("train", 0.0) + float(loss.detach()) * part
+            for name, value in getattr(model, "last_losses", {}).items():
+                totals[name] = totals.get(name, 0.0) + float(value) * part
+            bar.update()
+            if stop():
+                break
+    return done
+
+
+def _batches_per_epoch(data: Any, config: Config) -> int:
+    return -(-len(data) // config.train.batch_size)
+
+
+def epoch_line(record: dict[str, float], epochs: int, state: _TrainState) -> str:
+    """One short log line per epoch; the full record goes to TensorBoard and metrics.json."""
+    losses = ", ".join(
+        f"{name} {record[name]:.4f}"
+        for name in record
+        if name not in ("epoch", "epoch_seconds", "elapsed_seconds") and "/" not in name
+    )
+    text = f"epoch {int(record['epoch'])}/{epochs}: {losses}"
+    key = f"valid/{SELECTION_METRIC}"
+    if key in record:
+        text += (
+            f" | valid {SELECTION_METRIC} {record[key]:.4f} "
+            f"(best {state.best_metric:.4f} @ {state.best_epoch})"
+        )
+    return text + f" | {record['epoch_seconds']:.1f} s"
 
 
 def _evaluate(
-    model: nn.Module, split: Split, stage: str, config: Config, device: torch.device
+    model: nn.Module,
+    split: Split,
+    stage: str,
+    config: Config,
+    device: torch.device,
+    ctx: Distributed,
 ) -> dict[str, float]:
+    """Full-ranking metrics; under DDP each process ranks its share of the users."""
     return evaluate(
         model,
         split,
@@ -267,6 +419,7 @@ def _evaluate(
         batch_size=config.eval.batch_size,
         max_len=config.data.max_len,
         device=device,
+        shard=ctx if ctx.enabled else None,
     )
 
 
@@ -277,7 +430,18 @@ def _save(
     config: Config,
     spec: ModelSpec,
     state: _TrainState,
+    ctx: Distributed,
 ) -> None:
+    """Rank 0 writes the checkpoint; with ``optimizer`` (``last.pt``) every process must call it.
+
+    ``last.pt`` carries every process's RNG state (``rank_rng_states`` under DDP), so each
+    process of a resumed run continues its own dropout and negative-sampling stream.
+    """
+    rng_states = ctx.gather(rng_state()) if optimizer is not None else []
+    partial = state.partial
+    partial_totals = ctx.gather(partial.totals) if optimizer is not None and partial else []
+    if not ctx.is_main:
+        return
     payload = {
         "model_spec": spec.to_dict(),
         "model_state": model.state_dict(),
@@ -292,20 +456,40 @@ def _save(
     if optimizer is not None:  # only last.pt carries what resuming needs
         payload.update(
             optimizer_state=optimizer.state_dict(),
-            rng_state=rng_state(),
+            rng_state=rng_states[0],
             stale=state.stale,
             history=state.history,
             elapsed=state.history[-1]["elapsed_seconds"] if state.history else 0.0,
         )
+        if partial is not None:  # the loss sums are each process's own
+            payload["elapsed"] = state.elapsed_before
+            payload["partial_epoch"] = {
+                "batch": partial.batch,
+                "steps": partial.steps,
+                "totals": partial_totals,
+            }
+        if ctx.enabled:
+            payload["rank_rng_states"] = rng_states
     save_checkpoint(path, payload)
 
 
-def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer | None) -> _TrainState:
-    checkpoint = load_checkpoint(path)
+def _restore(
+    checkpoint: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    ctx: Distributed,
+    seed: int,
+) -> _TrainState:
     model.load_state_dict(checkpoint["model_state"])
     if optimizer is not None:
         optimizer.load_state_dict(checkpoint["optimizer_state"])
-    set_rng_state(checkpoint["rng_state"])
+    rng_states = checkpoint.get("rank_rng_states", [checkpoint["rng_state"]])
+    ctx.restore_rng(rng_states, seed + checkpoint["epoch"])
+    partial = checkpoint.get("partial_epoch")
+    if partial is not None:
+        totals = partial["totals"]
+        own = totals[ctx.rank] if len(totals) == ctx.world_size else totals[0]
+        partial = EpochProgress(partial["batch"], partial["steps"], dict(own))
     return _TrainState(
         epoch=checkpoint["epoch"],
         best_epoch=checkpoint["best_epoch"],
@@ -314,6 +498,7 @@ def _restore(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer | No
         stale=checkpoint["stale"],
         history=checkpoint["history"],
         elapsed_before=checkpoint["elapsed"],
+        partial=partial,
     )
 
 
