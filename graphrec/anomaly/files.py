@@ -5,7 +5,8 @@
 * truth — ``user_id,label[,type][,split]`` (``split``: ``train`` = labeled, ``test`` = an
   evaluation instance; without the column every row is evaluated);
 * public ids — ``user_id`` (the leaderboard subset);
-* a fitted detector — a pickle with a small header (format, version, class, metadata).
+* a fitted detector — a zip of JSON (header, attributes) and ``.npy`` arrays, loaded without
+  unpickling anything (:func:`save_detector`).
 
 Every reader reports a bad file as a :class:`~graphrec.errors.DataError` naming the file, the
 1-based line (the header is line 1) and the problem: a missing column, an unknown or repeated
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import csv
 import io
-import pickle
+import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,11 +29,20 @@ import pandas as pd
 from graphrec.anomaly.detectors.base import Detector
 from graphrec.anomaly.labels import NORMAL
 from graphrec.data.ratings import Ratings
+from graphrec.data.sources.parsing import check_nonempty
 from graphrec.errors import DataError, format_location
 from graphrec.io import atomic_write
+from graphrec.serialization import (
+    allowlist,
+    decode,
+    encode,
+    files_trusted,
+    refusal,
+    warn_trusted,
+)
 
 DETECTOR_FORMAT = "graphrec-detector"
-DETECTOR_VERSION = 1
+DETECTOR_VERSION = 2
 TRAIN, TEST = "train", "test"
 
 
@@ -58,8 +69,7 @@ def read_table_text(path: Path, required: tuple[str, ...], expected: str) -> Tab
             fields, or no data rows.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    check_nonempty(path)  # missing, empty or binary
     text = path.read_text(encoding="utf-8-sig", errors="replace")
     if not text.strip():
         raise DataError(f"{path}: empty file")
@@ -296,35 +306,111 @@ def evaluate_predictions(
 
 
 # --------------------------------------------------------------------------------- detector
+DETECTOR_CLASSES = (
+    "graphrec.anomaly.detectors.supervised.SupervisedDetector",
+    "graphrec.anomaly.detectors.semi_supervised.SemiSupervisedDetector",
+    "graphrec.anomaly.detectors.unsupervised.UnsupervisedDetector",
+    "graphrec.anomaly.detectors.unsupervised._Scale",
+    "graphrec.anomaly.detectors.inputs.InputOptions",
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._tree.Tree",
+)
+"""The only classes a detector file may rebuild (nothing else is imported or called)."""
+HEADER = "detector.json"
+
+
 def save_detector(detector: Detector, path: Path, **metadata: Any) -> Path:
-    """Pickle a fitted detector with a header, atomically. Only load files you trust: a pickle
-    runs code when loaded."""
+    """Save a fitted detector atomically, without pickle: a zip of ``detector.json`` (a header
+    and the detector's attributes as JSON) and ``arrays/*.npy`` (every array, written with
+    ``allow_pickle=False``)."""
     if detector.threshold_ is None:
         raise ValueError("refusing to save an unfitted detector")
-    payload = {
+    arrays: dict[str, np.ndarray] = {}
+
+    def put(array: np.ndarray) -> str:
+        key = f"a{len(arrays)}"
+        arrays[key] = np.asarray(array)
+        return key
+
+    header = {
         "format": DETECTOR_FORMAT,
         "version": DETECTOR_VERSION,
         "class": type(detector).__name__,
-        "metadata": metadata,
-        "detector": detector,
+        "metadata": encode(metadata, put),
+        "detector": encode(detector, put, allowlist(DETECTOR_CLASSES)),
     }
 
     def write(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            pickle.dump(payload, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(HEADER, json.dumps(header, allow_nan=False))
+            for key, array in arrays.items():
+                with archive.open(f"arrays/{key}.npy", "w", force_zip64=True) as handle:
+                    np.lib.format.write_array(handle, array, allow_pickle=False)
 
     return atomic_write(Path(path), write)
 
 
-def load_detector(path: Path) -> tuple[Detector, dict[str, Any]]:
+def load_detector(path: Path, *, trust: bool | None = None) -> tuple[Detector, dict[str, Any]]:
     """Load what :func:`save_detector` wrote; returns the detector and its metadata.
+
+    Nothing in the file is unpickled: arrays are read with ``allow_pickle=False`` and objects are
+    rebuilt only for the classes of :data:`DETECTOR_CLASSES`. Detector files of graphrec before
+    version 2 were pickles: they load only with ``trust`` (``--trust-file``), with a warning.
+
+    Args:
+        path: the detector file.
+        trust: load a legacy pickle file; default: the process-wide setting
+            (:func:`graphrec.serialization.trust_files`).
 
     Raises:
         DataError: no such file, or not a graphrec detector file (or another version).
+        UnsafeFileError: a pickle file without ``trust``.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    trust = files_trusted() if trust is None else trust
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as handle:
+            if handle.read(1) != b"\x80":  # every pickle of protocol >= 2 starts so
+                raise DataError(f"{path}: not a graphrec detector file")
+        if not trust:
+            raise refusal(path, "detector file", "it is a pickle, not a safe detector file")
+        warn_trusted(path, "detector")
+        return _load_pickled_detector(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            header = json.loads(archive.read(HEADER))
+            if not isinstance(header, dict) or header.get("format") != DETECTOR_FORMAT:
+                raise DataError(f"{path}: not a graphrec detector file")
+            if header.get("version") != DETECTOR_VERSION:
+                raise DataError(
+                    f"{path}: detector file version {header.get('version')}, expected "
+                    f"{DETECTOR_VERSION}"
+                )
+
+            def get(key: str) -> np.ndarray:
+                with archive.open(f"arrays/{key}.npy") as handle:
+                    return np.lib.format.read_array(handle, allow_pickle=False)
+
+            detector = decode(header["detector"], get, allowlist(DETECTOR_CLASSES))
+            metadata = decode(header.get("metadata", {}), get)
+    except DataError:
+        raise
+    except Exception as error:  # a damaged or foreign zip: many types
+        raise DataError(
+            f"{path}: not a readable graphrec detector file ({type(error).__name__}: {error})"
+        ) from None
+    if not isinstance(detector, Detector):
+        raise DataError(f"{path}: holds a {type(detector).__name__}, not a detector")
+    return detector, dict(metadata)
+
+
+def _load_pickled_detector(path: Path) -> tuple[Detector, dict[str, Any]]:
+    """A detector file of graphrec < 0.2 (a pickle). Runs code: only for trusted files."""
+    import pickle
+
     try:
         with open(path, "rb") as handle:
             payload = pickle.load(handle)
@@ -332,11 +418,7 @@ def load_detector(path: Path) -> tuple[Detector, dict[str, Any]]:
         raise DataError(f"{path}: not a graphrec detector file ({type(error).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != DETECTOR_FORMAT:
         raise DataError(f"{path}: not a graphrec detector file")
-    if payload.get("version") != DETECTOR_VERSION:
-        raise DataError(
-            f"{path}: detector file version {payload.get('version')}, expected {DETECTOR_VERSION}"
-        )
-    detector = payload["detector"]
+    detector = payload.get("detector")
     if not isinstance(detector, Detector):
         raise DataError(f"{path}: holds a {type(detector).__name__}, not a detector")
     return detector, dict(payload.get("metadata", {}))
