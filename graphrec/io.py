@@ -40,6 +40,43 @@ def prepare_folder(folder: Path) -> None:
         raise DataError(f"output folder {folder} is not writable")
 
 
+def check_writable(path: Path, *, folder: bool = False, what: str = "output") -> Path:
+    """Check, before any work and without leaving anything behind, that ``path`` can be written.
+
+    ``path`` is a file (or, with ``folder``, a folder) that may not exist yet; its nearest
+    existing ancestor must be a folder that accepts new files, which is tested by creating and
+    removing a temporary file there (permission bits say nothing for root, nor on read-only or
+    virtual file systems such as ``/proc``).
+
+    Raises:
+        DataError: naming the path and why it cannot be written.
+    """
+    path = Path(path)
+    if path.exists():
+        if folder and not path.is_dir():
+            raise DataError(f"{what} folder {path} is a file")
+        if not folder and path.is_dir():
+            raise DataError(f"{what} file {path} is a folder")
+        if not folder and not os.access(path, os.W_OK):
+            raise DataError(f"{what} file {path} is not writable")
+    probe = path if folder else path.parent
+    probe = probe.absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataError(f"cannot write {what} {path}: {probe} is not a folder")
+    try:
+        handle, name = tempfile.mkstemp(dir=probe, prefix=".graphrec-probe-")
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise DataError(
+            f"cannot write {what} {path}: {probe} does not accept files ({reason})"
+        ) from None
+    os.close(handle)
+    os.unlink(name)
+    return path
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then move it into place.
 

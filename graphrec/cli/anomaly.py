@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 
-from graphrec.cli.state import SourceOption, root_seed
+from graphrec.cli.checks import DetectorMode, output_file, output_folder
+from graphrec.cli.state import SourceOption, TrustFileOption, root_seed, use_trust
+from graphrec.tables import fix_ordinals
 
 if TYPE_CHECKING:
     from graphrec.anomaly.detectors import Detector
@@ -29,7 +31,9 @@ RatingsOption = Annotated[
 LabelsOption = Annotated[
     Path | None, typer.Option("--labels", help="Labels file: user_id,label[,type].")
 ]
-ModeOption = Annotated[str, typer.Option(help="auto, supervised, semi-supervised or unsupervised.")]
+ModeOption = Annotated[
+    DetectorMode, typer.Option(help="Detector family (auto: chosen from the labels given).")
+]
 PretrainedOption = Annotated[
     Path | None,
     typer.Option(
@@ -67,6 +71,7 @@ def inject(
     from graphrec.data.load import load_ratings
 
     _check_step(step)
+    output_folder(out, "--out")
     seed = root_seed(ctx)
     ratings = load_ratings(source, seed=seed)
     config = step1_config() if step == 1 else step2_config()
@@ -105,6 +110,14 @@ def make_task_command(
     from graphrec.data.load import load_ratings
 
     _check_step(step)
+    for name, share in (("--test-share", test_share), ("--label-share", label_share)):
+        if not 0.0 < share < 1.0:
+            raise typer.BadParameter(f"must be in (0, 1), got {share}", param_hint=name)
+    if not 0.0 <= public_share <= 1.0:
+        raise typer.BadParameter(
+            f"must be in [0, 1], got {public_share}", param_hint="--public-share"
+        )
+    output_folder(out, "--out")
     seed = root_seed(ctx) if seed is None else seed
     ratings = load_ratings(source, seed=seed)
     task = make_task(
@@ -130,8 +143,12 @@ def detect(
     pretrained: PretrainedOption = None,
     contamination: ContaminationOption = None,
     no_time: NoTimeOption = False,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Fit and predict in one go; the detector is chosen from the labels (see --mode)."""
+    use_trust(trust_file)
+    _check_options(mode, pretrained, contamination)
+    output_file(out, "--out")
     from graphrec.anomaly.files import prediction_frame, write_predictions
 
     data, known = _load(ratings, labels)
@@ -140,7 +157,7 @@ def detect(
     detector.fit(data, known.y, known.types)
     frame = prediction_frame(data, detector.decision_score_, detector.labels_)
     write_predictions(out, frame)
-    typer.echo(f"detector: {detector.describe()}")
+    typer.echo(f"detector: {fix_ordinals(detector.describe())}")
     typer.echo(
         f"{data.num_users:,} accounts, {known.num_labeled:,} labeled; "
         f"{int(frame['label'].sum()):,} flagged in {time.perf_counter() - start:.1f} s; "
@@ -158,15 +175,19 @@ def fit(
     pretrained: PretrainedOption = None,
     contamination: ContaminationOption = None,
     no_time: NoTimeOption = False,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Fit a detector and save it (predict with `graphrec anomaly predict`)."""
+    use_trust(trust_file)
+    _check_options(mode, pretrained, contamination)
+    output_file(model, "--model")
     from graphrec.anomaly.files import save_detector
 
     data, known = _load(ratings, labels)
     detector = _build(ctx, known, mode, pretrained, contamination, no_time)
     detector.fit(data, known.y, known.types)
     save_detector(detector, model, ratings=str(ratings), labels=str(labels or ""))
-    typer.echo(f"detector: {detector.describe()}")
+    typer.echo(f"detector: {fix_ordinals(detector.describe())}")
     typer.echo(f"fitted on {data.num_users:,} accounts; saved to {model}")
 
 
@@ -182,8 +203,11 @@ def predict(
             help="Labels known on these ratings (default: those given at fit, by user id).",
         ),
     ] = None,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Score every account of a ratings file with a saved detector."""
+    use_trust(trust_file)
+    output_file(out, "--out")
     from graphrec.anomaly.files import load_detector, prediction_frame, write_predictions
 
     detector, _ = load_detector(model)
@@ -193,7 +217,7 @@ def predict(
     scores = detector.decision_function(data, y)
     flags = (scores >= detector.threshold_).astype(np.int64)
     write_predictions(out, prediction_frame(data, scores, flags))
-    typer.echo(f"detector: {detector.describe()}")
+    typer.echo(f"detector: {fix_ordinals(detector.describe())}")
     typer.echo(
         f"{data.num_users:,} accounts scored, {int(flags.sum()):,} flagged in "
         f"{time.perf_counter() - start:.1f} s; predictions written to {out}"
@@ -210,6 +234,7 @@ def evaluate(
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
 ) -> None:
     """F1, precision, recall, PR-AUC, per-type recall and the confusion matrix."""
+    output_file(json_out, "--json")
     from graphrec.anomaly.files import (
         evaluate_predictions,
         read_ids,
@@ -239,6 +264,17 @@ def _check_step(step: int) -> None:
         raise typer.BadParameter(f"step must be 1 or 2, got {step}", param_hint="--step")
 
 
+def _check_options(mode: str, pretrained: Path | None, contamination: float | None) -> None:
+    """The detector options that need no data, checked before anything is read."""
+    if contamination is not None and not 0.0 < contamination <= 0.5:
+        raise typer.BadParameter("must be in (0, 0.5]", param_hint="--contamination")
+    if pretrained is not None:
+        if mode not in ("auto", "semi-supervised"):
+            raise typer.BadParameter("--pretrained goes with --mode semi-supervised or auto")
+        if not pretrained.is_file():
+            raise typer.BadParameter(f"{pretrained} does not exist", param_hint="--pretrained")
+
+
 def _load(ratings_path: Path, labels_path: Path | None) -> tuple[Ratings, Labels]:
     from graphrec.anomaly.files import Labels, read_labels
     from graphrec.data.load import load_ratings
@@ -260,7 +296,6 @@ def _build(
 ) -> Detector:
     from graphrec.anomaly.detectors import (
         MODES,
-        SEMI_SUPERVISED,
         InputOptions,
         SemiSupervisedDetector,
         choose_mode,
@@ -270,13 +305,10 @@ def _build(
 
     if mode not in MODES:
         raise typer.BadParameter(f"mode must be one of {', '.join(MODES)}", param_hint="--mode")
-    if contamination is not None and not 0.0 < contamination <= 0.5:
-        raise typer.BadParameter("must be in (0, 0.5]", param_hint="--contamination")
+    _check_options(mode, pretrained, contamination)
     seed = root_seed(ctx)
     inputs = InputOptions(use_time=False if no_time else None, aggregate=False, seed=seed)
     if pretrained is not None:
-        if mode not in ("auto", SEMI_SUPERVISED):
-            raise typer.BadParameter("--pretrained goes with --mode semi-supervised or auto")
         base, _ = load_detector(pretrained)
         return SemiSupervisedDetector(
             pretrained=base, contamination=contamination, inputs=inputs, seed=seed

@@ -1,7 +1,8 @@
 """The ``graphrec`` console command: a root callback for global options and one sub-app per job.
 
 Commands stay thin (load config, apply overrides, call the library). Library errors
-(:class:`~graphrec.errors.GraphrecError`) are caught once, here, and printed as one line.
+(:class:`~graphrec.errors.GraphrecError`) and usage errors (a bad option value, a missing option)
+are caught once, here, and printed as one line, exit code 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from graphrec.cli import anomaly as anomaly_cli
@@ -20,19 +22,55 @@ from graphrec.cli import graph as graph_cli
 from graphrec.cli import security as security_cli
 from graphrec.cli import train as train_cli
 from graphrec.cli import use as use_cli
+from graphrec.cli.checks import device_callback
 from graphrec.cli.state import RootOptions
 from graphrec.errors import GraphrecError
+from graphrec.train.interrupt import TrainingInterrupted
 
 
 class _ErrorReportingGroup(TyperGroup):
-    """Reports library errors as ``error: ...`` and exit code 2, without a traceback."""
+    """Reports usage and library errors as one ``error: ...`` line, exit code 2."""
+
+    def make_context(self, info_name: str | None, args: list[str], **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, **extra)
+        except UsageError as error:  # the root's own options
+            _usage_exit(error)
 
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except UsageError as error:  # a sub-command's options, or raised by a command
+            _usage_exit(error)
+        except TrainingInterrupted as error:
+            typer.echo(f"interrupted: {printable(str(error))}", err=True)
+            raise typer.Exit(130) from error
         except GraphrecError as error:
-            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {printable(str(error))}", err=True)
             raise typer.Exit(2) from error
+        except KeyboardInterrupt:
+            typer.echo("interrupted (Ctrl-C)", err=True)
+            raise typer.Exit(130) from None
+
+
+def _usage_exit(error: UsageError) -> None:
+    """One line naming the option and the problem, and where to look for help."""
+    if isinstance(error, NoArgsIsHelpError):  # `graphrec attack`: the help is the answer
+        raise error
+    hint = f" (see '{error.ctx.command_path} --help')" if error.ctx is not None else ""
+    message = " ".join(error.format_message().split()).replace("Value error, ", "")
+    typer.echo(f"error: {printable(message)}{hint}", err=True)
+    raise typer.Exit(2) from error
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``), so data quoted in an error cannot
+    drive the terminal; newlines become spaces (one line)."""
+    text = text.replace("\n", " ")
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
 
 
 app = typer.Typer(
@@ -64,15 +102,33 @@ def root(
         int | None, typer.Option(help="Global seed; overrides the config's `seed`.")
     ] = None,
     device: Annotated[
-        str | None, typer.Option(help="cpu, cuda or cuda:N; overrides `train.device`.")
+        str | None,
+        typer.Option(
+            help="auto, cpu, cuda or cuda:N; overrides `train.device`.", callback=device_callback
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Threads for torch, NumPy and scikit-learn together (default: the CPUs this "
+            "process may use, or OMP_NUM_THREADS). Waiting threads never spin.",
+        ),
     ] = None,
 ) -> None:
     """graphrec: one GNN encoder over the rating graph, three jobs."""
+    from graphrec.progress import set_progress
+    from graphrec.serialization import trust_files
+    from graphrec.threads import apply_thread_policy
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = RootOptions(verbose=verbose, seed=seed, device=device)
+    count = apply_thread_policy(threads)
+    trust_files(False)  # only a command's own --trust-file allows pickles
+    set_progress(None)  # bars on long steps when stderr is a terminal
+    ctx.obj = RootOptions(verbose=verbose, seed=seed, device=device, threads=count)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from graphrec.cli.checks import Preset, output_folder
 from graphrec.cli.state import SourceOption, root_seed
 
 app = typer.Typer(help="Download, generate and analyze rating datasets.", no_args_is_help=True)
@@ -25,6 +26,7 @@ def download(
     ] = None,
 ) -> None:
     """Fetch a MovieLens dataset from GroupLens (checksum-verified, extracted atomically)."""
+    output_folder(data_root, "--data-root")
     from graphrec.data.download import download as fetch
 
     folder = fetch(name, data_root, source=source)
@@ -35,12 +37,13 @@ def download(
 def synth(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Output folder (RecBole atomic files).")],
-    preset: Annotated[str, typer.Option(help="ml-100k, ml-1m or ml-20m scale.")] = "ml-100k",
+    preset: Annotated[Preset, typer.Option(help="Scale of the generated data.")] = "ml-100k",
     seed: Annotated[
         int | None, typer.Option(help="Generator seed (default: root --seed or 0).")
     ] = None,
 ) -> None:
     """Generate a synthetic MovieLens-like dataset (offline default data)."""
+    output_folder(out, "--out")
     from graphrec.data.sources.recbole import write_atomic
     from graphrec.data.synthetic import generate
 
@@ -59,6 +62,7 @@ def analyze(
     source: SourceOption = "synthetic:ml-100k",
 ) -> None:
     """Print the dataset's statistics table and write it as JSON plus PNG figures."""
+    output_folder(out, "--out")
     from graphrec.data.analyze import analyze as run_analysis
     from graphrec.data.analyze import format_summary_table
     from graphrec.data.load import load_ratings

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from graphrec.cli.checks import DemoStage, output_folder
 from graphrec.cli.state import SourceOption, root_seed
 
 
@@ -15,12 +16,14 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("runs/demo"),
     source: SourceOption = "synthetic:ml-100k",
     stage: Annotated[
-        list[str] | None, typer.Option(help="Run only these stages (repeatable).")
+        list[DemoStage] | None, typer.Option(help="Run only these stages (repeatable).")
     ] = None,
 ) -> None:
     """Generate (or load) data, analyze it, build and export the graph, train, attack and defend
     the recommender, detect injected anomalous accounts, and print a summary."""
+    output_folder(out, "--out")
     from graphrec.demo import format_results, run_demo
 
-    results = run_demo(out, seed=root_seed(ctx), source=source, stages=stage)
+    stages = None if not stage else [s.value for s in stage]
+    results = run_demo(out, seed=root_seed(ctx), source=source, stages=stages)
     typer.echo(format_results(results))

@@ -8,6 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from graphrec.cli.checks import ExportFormat, GraphSplit, input_file, output_file
 from graphrec.cli.state import SourceOption, root_seed
 from graphrec.errors import DataError
 
@@ -17,18 +18,17 @@ app = typer.Typer(help="Export the bipartite rating graph.", no_args_is_help=Tru
 @app.command()
 def export(
     ctx: typer.Context,
-    out: Annotated[Path, typer.Option(help="Output file.")],
+    out: Annotated[Path, typer.Option(help="Output file (csv/parquet: the stem of two tables).")],
     source: SourceOption = "synthetic:ml-100k",
-    fmt: Annotated[
-        str, typer.Option("--format", help="graphml, gexf, csv, parquet, pyg or dgl.")
-    ] = "graphml",
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = "graphml",
     split: Annotated[
-        str, typer.Option(help="all: every event; train: the training split the models see.")
+        GraphSplit,
+        typer.Option(help="all: every event; train: the training split the models see."),
     ] = "all",
     users: Annotated[
         str | None, typer.Option(help="Comma-separated raw user ids: export their ego-nets.")
     ] = None,
-    ego_hops: Annotated[int, typer.Option(help="Hops of the ego-nets.")] = 1,
+    ego_hops: Annotated[int, typer.Option(min=0, help="Hops of the ego-nets.")] = 1,
     scores: Annotated[
         Path | None,
         typer.Option(
@@ -39,16 +39,23 @@ def export(
         str | None,
         typer.Option(help="Export the ego-nets of the top-k users by this score column."),
     ] = None,
-    top_k: Annotated[int, typer.Option(help="How many users --top-k-by keeps.")] = 50,
+    top_k: Annotated[int, typer.Option(min=1, help="How many users --top-k-by keeps.")] = 50,
 ) -> None:
     """Write the graph as GraphML/GEXF (networkx), CSV/Parquet edge lists, or PyG/DGL files."""
+    input_file(scores, "--scores")
+    if top_k_by is not None and scores is None:
+        raise typer.BadParameter("needs --scores", param_hint="--top-k-by")
+    if fmt == "dgl":
+        from importlib.util import find_spec
+
+        if find_spec("dgl") is None:
+            raise DataError("--format dgl needs DGL: pip install -e .[dgl]")
+    output_file(out, "--out")
     from graphrec.data.load import load_ratings
     from graphrec.data.split import leave_one_out
     from graphrec.graph.export import export_graph
     from graphrec.graph.rating_graph import RatingGraph
 
-    if split not in ("all", "train"):
-        raise DataError(f"--split must be 'all' or 'train', got {split!r}")
     ratings = load_ratings(source, seed=root_seed(ctx))
     if split == "train":
         ratings = leave_one_out(ratings).train_ratings()
@@ -65,9 +72,8 @@ def export(
         top_k_by=top_k_by,
         top_k=top_k,
     )
-    typer.echo(
-        f"{summary.num_nodes:,} nodes and {summary.num_edges:,} edges written to {summary.path}"
-    )
+    files = " and ".join(str(path) for path in summary.paths)
+    typer.echo(f"{summary.num_nodes:,} nodes and {summary.num_edges:,} edges written to {files}")
 
 
 def _read_scores(path: Path, ratings) -> pd.DataFrame:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from graphrec.cli.state import ConfigOption, SetOption, resolve_config
+from graphrec.cli.checks import Strategy, output_file, output_folder, run_folder
+from graphrec.cli.state import (
+    ConfigOption,
+    SetOption,
+    TrustFileOption,
+    resolve_config,
+    use_trust,
+)
 from graphrec.tables import metrics_table
+
+log = logging.getLogger(__name__)
 
 attack_app = typer.Typer(
     help="Black-box model extraction against a trained run.", no_args_is_help=True
@@ -17,9 +27,9 @@ attack_app = typer.Typer(
 defend_app = typer.Typer(help="GRO training defense and SEAT detection.", no_args_is_help=True)
 
 RunDirOption = Annotated[Path, typer.Option(help="The target: a run folder of `graphrec train`.")]
-BudgetOption = Annotated[int, typer.Option(help="Oracle calls the attacker may make.")]
-StrategyOption = Annotated[str, typer.Option(help="autoregressive or random queries.")]
-KOption = Annotated[int, typer.Option(help="List length the oracle returns (100 or 10).")]
+BudgetOption = Annotated[int, typer.Option(min=1, help="Oracle calls the attacker may make.")]
+StrategyOption = Annotated[Strategy, typer.Option(help="How the attacker builds its queries.")]
+KOption = Annotated[int, typer.Option(min=1, help="List length the oracle returns (100 or 10).")]
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Also write the table as JSON.")]
 
 
@@ -35,11 +45,15 @@ def extract(
     budget: BudgetOption = 10_000,
     strategy: StrategyOption = "autoregressive",
     k: KOption = 100,
-    length: Annotated[int, typer.Option(help="Items per synthetic query sequence.")] = 30,
+    length: Annotated[int, typer.Option(min=1, help="Items per synthetic query sequence.")] = 30,
     seed: Annotated[int, typer.Option(help="The attacker's seed.")] = 0,
     json_out: JsonOption = None,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Extract the target through its oracle; print Agreement@1/10, surrogate NDCG@10, success."""
+    use_trust(trust_file)
+    run_folder(run_dir)
+    output_file(json_out, "--json")
     from graphrec.io import write_json
     from graphrec.security.extraction import run_extraction
     from graphrec.security.oracle import load_oracle
@@ -66,8 +80,17 @@ def evaluate(
     strategy: StrategyOption = "autoregressive",
     k: KOption = 100,
     json_out: JsonOption = None,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Agreement@10 against budget, for the target and any defended versions of it."""
+    use_trust(trust_file)
+    run_folder(run_dir)
+    for path in defended or []:
+        run_folder(path, "--defended")
+    points = [int(b) for b in _floats(budgets, "--budgets")]
+    if not points or min(points) < 1:
+        raise typer.BadParameter("budgets must be >= 1", param_hint="--budgets")
+    output_file(json_out, "--json")
     from graphrec.io import write_json
     from graphrec.security.extraction import agreement_curve
     from graphrec.security.oracle import Oracle
@@ -82,7 +105,7 @@ def evaluate(
         curve = agreement_curve(
             Oracle(candidate, max_len=config.data.max_len),
             split,
-            [int(b) for b in budgets.split(",")],
+            points,
             _attack_config(1, strategy, k, 30, 0),
             eval_oracle=Oracle(candidate, max_len=config.data.max_len),
         )
@@ -97,14 +120,22 @@ def evaluate(
 def gro(
     run_dir: RunDirOption,
     out: Annotated[Path, typer.Option(help="Folder for the defended model's checkpoints.")],
-    lamb: Annotated[float, typer.Option("--lambda", help="Weight of the swap loss.")] = 0.1,
-    epochs: Annotated[int, typer.Option(help="GRO fine-tuning epochs.")] = 5,
+    lamb: Annotated[
+        float, typer.Option("--lambda", min=0.0, help="Weight of the swap loss.")
+    ] = 0.1,
+    epochs: Annotated[int, typer.Option(min=1, help="GRO fine-tuning epochs.")] = 5,
     min_utility: Annotated[
         float,
-        typer.Option(help="Keep the last epoch with this share of the served valid NDCG@10."),
+        typer.Option(
+            min=0.0, help="Keep the last epoch with this share of the served valid NDCG@10."
+        ),
     ] = 0.95,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Fine-tune the target with GRO (Zhang et al., WSDM 2024); print utility preservation."""
+    use_trust(trust_file)
+    run_folder(run_dir)
+    output_folder(out, "--out")
     from graphrec.eval.ranking import evaluate as evaluate_ranking
     from graphrec.models.factory import ModelSpec
     from graphrec.security.gro import GROConfig, train_gro
@@ -121,10 +152,12 @@ def gro(
         max_len=config.data.max_len,
         seed=config.seed,
     )
+    log.info("evaluating the undefended target")
     target = evaluate_ranking(model, split, "test", max_len=config.data.max_len)
     target["served_ndcg@10"] = served_model_metrics(
         model, split, "test", max_len=config.data.max_len
     )["ndcg@10"]
+    log.info("GRO fine-tuning: %d epoch(s), lambda %g", epochs, lamb)
     result = train_gro(gro_config, split, spec, init_state=model.state_dict(), run_dir=out)
     typer.echo(metrics_table({"undefended": target, f"GRO lambda={lamb:g}": result.test}))
     typer.echo(
@@ -141,8 +174,12 @@ def seat(
     strategy: StrategyOption = "autoregressive",
     k: KOption = 100,
     json_out: JsonOption = None,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Fit SEAT and the query-stream detector on benign replays; score them at matched volume."""
+    use_trust(trust_file)
+    run_folder(run_dir)
+    output_file(json_out, "--json")
     from graphrec.io import write_json
     from graphrec.security.report import (
         SecurityReportConfig,
@@ -155,7 +192,9 @@ def seat(
     model, split, config = load_trained(run_dir)
     report = SecurityReportConfig(attack=_attack_config(budget, strategy, k, 30, 0))
     max_len = config.data.max_len
+    log.info("fitting SEAT and the query-stream detector on benign replays")
     detectors = fit_detectors(model, split, report, max_len=max_len, seed=config.seed)
+    log.info("scoring attackers and benign users at matched volume")
     figures = detector_evaluation(
         model, split, detectors, report, max_len=max_len, seed=config.seed
     )
@@ -175,9 +214,9 @@ def report(
     budget: BudgetOption = 10_000,
     strategy: StrategyOption = "autoregressive",
     k: KOption = 100,
-    length: Annotated[int, typer.Option(help="Items per synthetic query sequence.")] = 30,
+    length: Annotated[int, typer.Option(min=1, help="Items per synthetic query sequence.")] = 30,
     lambdas: Annotated[str, typer.Option(help="GRO lambdas to sweep.")] = "0.01,0.1,1",
-    gro_epochs: Annotated[int, typer.Option(help="GRO fine-tuning epochs per lambda.")] = 5,
+    gro_epochs: Annotated[int, typer.Option(min=1, help="GRO fine-tuning epochs per lambda.")] = 5,
     accounts: Annotated[
         str, typer.Option(help="Accounts the attack spreads its budget over (comma-separated).")
     ] = "1,5,20,50,100,200",
@@ -187,22 +226,36 @@ def report(
     target: Annotated[
         Path | None, typer.Option(help="Defend this trained run instead of training a target.")
     ] = None,
+    trust_file: TrustFileOption = False,
 ) -> None:
     """Train, attack, GRO (chosen on validation), SEAT and stream detection at matched volume,
     and the detector-gated defense against attacks spread over many accounts."""
+    use_trust(trust_file)
+    config = resolve_config(ctx, config_path, overrides)
+    if source is not None:
+        config = replace(config, data=replace(config.data, source=source))
+    grid = {
+        "--lambdas": _floats(lambdas, "--lambdas"),
+        "--accounts": _floats(accounts, "--accounts"),
+        "--volumes": _floats(volumes, "--volumes"),
+    }
+    for option, values in grid.items():
+        if not values or min(values) < (0 if option == "--lambdas" else 1):
+            raise typer.BadParameter(f"{option} {values} out of range", param_hint=option)
+    if target is not None:
+        run_folder(target, "--target")
+    output_folder(run_dir, "--run-dir")
+    output_file(json_out, "--json")
     from graphrec.io import write_json
     from graphrec.security.report import SecurityReportConfig, security_report
     from graphrec.security.report_format import format_report
 
-    config = resolve_config(ctx, config_path, overrides)
-    if source is not None:
-        config = replace(config, data=replace(config.data, source=source))
     settings = SecurityReportConfig(
         attack=_attack_config(budget, strategy, k, length, 0),
-        lambdas=_floats(lambdas),
+        lambdas=grid["--lambdas"],
         gro_epochs=gro_epochs,
-        account_grid=tuple(int(x) for x in _floats(accounts)),
-        volumes=tuple(int(x) for x in _floats(volumes)),
+        account_grid=tuple(int(x) for x in grid["--accounts"]),
+        volumes=tuple(int(x) for x in grid["--volumes"]),
         target_run=target,
     )
     table = security_report(config, run_dir, settings)
@@ -211,9 +264,11 @@ def report(
         write_json(json_out, table)
 
 
-def _floats(text: str) -> tuple[float, ...]:
+def _floats(text: str, option: str | None = None) -> tuple[float, ...]:
     """Comma-separated numbers."""
     try:
         return tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError as error:
-        raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}") from error
+        raise typer.BadParameter(
+            f"expected comma-separated numbers, got {text!r}", param_hint=option
+        ) from error

@@ -16,7 +16,9 @@ Formats (``FORMATS``):
   tensors only: ``n_id`` maps back to the original ids).
 
 Node attributes: ``type`` (user / item), ``index`` (contiguous id within its type), ``raw_id``,
-``label`` (title for items, ``"user <raw id>"`` for users), ``genres`` (``|``-joined), ``year``,
+``label`` (title for items, ``"user <raw id>"`` for users), the user attributes the source has
+(ML-100K: ``age``, ``gender``, ``occupation``, ``zip_code``; PyG keeps text ones as lists, DGL
+only the integer ones), ``genres`` (``|``-joined), ``year``,
 ``degree`` (distinct neighbours in the whole graph, not the subgraph), ``anomaly_score``,
 ``anomaly_label`` and ``anomaly_type`` where ``node_scores`` gives them, and a 2-D layout ``x``,
 ``y`` (see :mod:`graphrec.graph.layout`). Edge attributes: ``rating`` (mean), ``timestamp`` (last
@@ -59,6 +61,21 @@ FORMATS = ("graphml", "gexf", "csv", "parquet", "pyg", "dgl")
 DRAWING_FORMATS = ("graphml", "gexf")
 GENRE_SEPARATOR = "|"
 EDGE_ATTRIBUTES = ("rating", "timestamp", "count")
+NODE_COLUMNS = (
+    "id",
+    "type",
+    "index",
+    "raw_id",
+    "label",
+    "genres",
+    "year",
+    "degree",
+    "anomaly_score",
+    "anomaly_label",
+    "anomaly_type",
+    "x",
+    "y",
+)
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 GRAPHML_XSD = f"{GRAPHML_NS} {GRAPHML_NS}/1.0/graphml.xsd"
@@ -230,6 +247,9 @@ def _node_table(
         degree=graph.user_degree()[users],
         xy=user_xy[users],
     )
+    profile = _user_profile(graph, users)
+    for column in profile.columns:
+        user_frame[column] = profile[column].to_numpy()
     if scores is not None and len(users):
         known = scores.reindex(users)
         user_frame["anomaly_score"] = known["score"].to_numpy(np.float64)
@@ -258,12 +278,37 @@ def _node_table(
         degree=graph.item_degree()[items],
         xy=item_xy[items],
     )
+    for column in profile.columns:  # items have no profile: missing, same dtype
+        item_frame[column] = pd.array([pd.NA] * len(item_frame), dtype=profile[column].dtype)
     frame = pd.concat([user_frame, item_frame], ignore_index=True)
     for column in ("id", "type", "raw_id", "label", "genres"):
         frame[column] = frame[column].astype(str)
     frame["index"] = frame["index"].astype(np.int64)
     frame["degree"] = frame["degree"].astype(np.int64)
     return frame
+
+
+def _user_profile(graph: RatingGraph, users: np.ndarray) -> pd.DataFrame:
+    """The source's user attributes (ML-100K: age, gender, occupation, zip code) of ``users``.
+
+    Columns keep the source's names (prefixed ``user_`` where one would clash with a node
+    column); integer-valued columns become nullable integers, the rest nullable strings.
+    """
+    table = graph.ratings.users if graph.ratings is not None else None
+    if table is None or table.empty:
+        return pd.DataFrame(index=range(len(users)))
+    table = table.reset_index(drop=True)
+    out = {}
+    for column in table.columns:
+        name = f"user_{column}" if column in NODE_COLUMNS else str(column)
+        values = table[column].iloc[users]
+        text = table[column].dropna().astype(str).str.strip()  # typed on every user
+        # plain integers only: "02134" (a zip code) keeps its leading zero as a string
+        if len(text) and text.str.fullmatch(r"-?(0|[1-9][0-9]*)").all():
+            out[name] = pd.array(pd.to_numeric(values).to_numpy(), dtype="Int64")
+        else:
+            out[name] = pd.array([None if pd.isna(v) else str(v) for v in values], dtype="string")
+    return pd.DataFrame(out)
 
 
 def _typed_nodes(
@@ -556,9 +601,19 @@ def _node_tensors(nodes: pd.DataFrame, kind: str) -> dict[str, torch.Tensor]:
         tensors["anomaly_label"] = torch.tensor(
             part["anomaly_label"].to_numpy(np.int64, na_value=-1)
         )  # [n], -1 unknown
+        for column in _profile_columns(nodes):
+            if pd.api.types.is_integer_dtype(part[column]):
+                tensors[column] = torch.tensor(
+                    part[column].to_numpy(np.int64, na_value=-1)
+                )  # [n], -1 unknown (e.g. age)
     else:
         tensors["year"] = torch.tensor(part["year"].to_numpy(np.float32))  # [n], NaN unknown
     return tensors
+
+
+def _profile_columns(nodes: pd.DataFrame) -> list[str]:
+    """The user attribute columns :func:`_user_profile` added."""
+    return [c for c in nodes.columns if c not in NODE_COLUMNS]
 
 
 def _edge_tensors(
@@ -583,6 +638,10 @@ def _to_pyg(
         part = nodes[nodes["type"] == kind]
         data[kind].raw_id = part["raw_id"].tolist()
         data[kind].label = part["label"].tolist()
+        if kind == USER:  # text attributes (gender, occupation) as lists, like raw_id
+            for column in _profile_columns(nodes):
+                if not pd.api.types.is_integer_dtype(part[column]):
+                    data[kind][column] = [None if pd.isna(v) else str(v) for v in part[column]]
     forward = torch.stack([source, target])  # [2, E']
     for edge_type, edge_index in ((RATES, forward), (RATED_BY, forward.flip(0))):
         data[edge_type].edge_index = edge_index.clone()

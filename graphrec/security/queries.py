@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from graphrec.progress import progress_bar
 from graphrec.security.oracle import Oracle
 
 log = logging.getLogger(__name__)
@@ -134,15 +135,17 @@ def label_prefixes(
         allowance = np.minimum(np.asarray(allowance, dtype=np.int64), lengths)
     owners = _owners(account, len(arrays))
     answers: list[Answer] = []
-    for step in range(int(allowance.max(initial=0))):
-        active = np.flatnonzero(allowance > step)
-        prefixes = [tuple(int(i) for i in arrays[j][: step + 1]) for j in active]
-        lists = oracle.recommend_many(prefixes, [owners[j] for j in active], k)
-        for j, prefix, returned in zip(active, prefixes, lists, strict=True):
-            if returned is None:
-                allowance[j] = step  # refused: the sequence ends here
-            else:
-                answers.append((prefix, tuple(returned)))
+    with progress_bar(total=int(allowance.sum()), desc="oracle calls", unit="call") as bar:
+        for step in range(int(allowance.max(initial=0))):
+            active = np.flatnonzero(allowance > step)
+            prefixes = [tuple(int(i) for i in arrays[j][: step + 1]) for j in active]
+            lists = oracle.recommend_many(prefixes, [owners[j] for j in active], k)
+            bar.update(len(active))
+            for j, prefix, returned in zip(active, prefixes, lists, strict=True):
+                if returned is None:
+                    allowance[j] = step  # refused: the sequence ends here
+                else:
+                    answers.append((prefix, tuple(returned)))
     return answers
 
 
@@ -206,17 +209,19 @@ def autoregressive_queries(
     owners = _owners(account, num_sequences)
     sequences: list[list[int]] = [[int(i)] for i in rng.integers(0, num_items, size=reached)]
     answers: list[Answer] = []
-    for step in range(int(allowance.max(initial=0))):
-        active = np.flatnonzero(allowance > step)
-        prefixes = [tuple(sequences[j]) for j in active]
-        lists = oracle.recommend_many(prefixes, [owners[j] for j in active], k)
-        for j, prefix, returned in zip(active, prefixes, lists, strict=True):
-            if returned is None:
-                allowance[j] = step  # refused: the sequence ends with what it has
-                continue
-            answers.append((prefix, tuple(returned)))
-            if len(sequences[j]) < min(length, allowance[j]) and returned:
-                sequences[j].append(int(returned[_pick(len(returned), rng, sampling)]))
+    with progress_bar(total=int(allowance.sum()), desc="oracle calls", unit="call") as bar:
+        for step in range(int(allowance.max(initial=0))):
+            active = np.flatnonzero(allowance > step)
+            prefixes = [tuple(sequences[j]) for j in active]
+            lists = oracle.recommend_many(prefixes, [owners[j] for j in active], k)
+            bar.update(len(active))
+            for j, prefix, returned in zip(active, prefixes, lists, strict=True):
+                if returned is None:
+                    allowance[j] = step  # refused: the sequence ends with what it has
+                    continue
+                answers.append((prefix, tuple(returned)))
+                if len(sequences[j]) < min(length, allowance[j]) and returned:
+                    sequences[j].append(int(returned[_pick(len(returned), rng, sampling)]))
     log.debug("autoregressive: %d sequences, %d oracle calls", reached, len(answers))
     answered = [s for s, paid in zip(sequences, allowance, strict=True) if paid > 0]
     return [np.asarray(s, dtype=np.int64) for s in answered], answers

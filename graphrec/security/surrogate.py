@@ -37,6 +37,7 @@ from graphrec.models.batch import SequenceBatch
 from graphrec.models.factory import ModelSpec, build_graph_recommender
 from graphrec.models.heads import with_pad_row
 from graphrec.models.recommender import GraphSequentialRecommender
+from graphrec.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -454,8 +455,10 @@ def fit_surrogate(
     with torch.random.fork_rng(devices=[]):  # dropout seeded, the caller's RNG untouched
         torch.manual_seed(config.seed)
         model.train()
-        for epoch in range(1, config.epochs + 1):
+        bar = progress_bar(range(1, config.epochs + 1), desc="surrogate epochs", unit="epoch")
+        for epoch in bar:
             history.append(_epoch(model, optimizer, table, config, generator, epoch, device))
+            bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
     model.eval()
     return history
 

@@ -59,12 +59,31 @@ def require_file(folder: Path, filename: str, what: str) -> Path:
     return path
 
 
-def check_nonempty(path: Path) -> None:
-    """Reject a missing or empty file before pandas gives a vaguer message."""
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\x0c")
+_ARCHIVES = {
+    b"PK\x03\x04": "a zip archive",
+    b"\x1f\x8b": "gzip-compressed",
+    b"BZh": "bzip2-compressed",
+}
+
+
+def check_nonempty(path: Path, *, text: bool = True) -> None:
+    """Reject a missing, empty or (for a ``text`` table) binary file before pandas gives a
+    vaguer message."""
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: empty file")
+    if not text:
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(8192)
+    for magic, kind in _ARCHIVES.items():
+        if head.startswith(magic):
+            raise DataError(f"{path}: {kind}, not a text table; extract it first")
+    control = sum(head.count(bytes([b])) for b in _CONTROL_BYTES)
+    if b"\x00" in head or control > 0.01 * len(head):
+        raise DataError(f"{path}: binary data, not a text table")
 
 
 def read_header(

@@ -73,7 +73,7 @@ def _read_csv(path: Path, sep: str) -> tuple[pd.DataFrame, Located]:
 
 
 def _read_parquet(path: Path) -> tuple[pd.DataFrame, Located]:
-    check_nonempty(path)
+    check_nonempty(path, text=False)
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file

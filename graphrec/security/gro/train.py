@@ -25,6 +25,7 @@ from graphrec.data.split import Split
 from graphrec.eval.ranking import evaluate
 from graphrec.models.batch import SequenceBatch, iter_batches, training_sequences
 from graphrec.models.factory import ModelSpec
+from graphrec.progress import progress_bar
 from graphrec.security.gro.queries import ServedLists, serve_queries
 from graphrec.security.gro.swap import student_swap_gradient, swap_loss, swap_matrix, swap_targets
 from graphrec.security.served import served_model_metrics
@@ -242,7 +243,9 @@ def warm_up_student(
     for epoch in range(1, config.student_warmup_epochs + 1):
         shuffle = torch.Generator().manual_seed(config.seed * 31_337 + epoch)
         total, steps = 0.0, 0
-        for batch in iter_batches(data, config.batch_size, shuffle=True, generator=shuffle):
+        batches = iter_batches(data, config.batch_size, shuffle=True, generator=shuffle)
+        total = -(-len(data) // config.batch_size)
+        for batch in progress_bar(batches, total=total, desc=f"GRO student warm-up {epoch}"):
             with torch.no_grad():
                 served = served_lists(target, batch.to(device), config, generator)
             with student_rng(generator, device):
@@ -366,7 +369,9 @@ def train_gro(
         shuffle = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
         totals: dict[str, float] = {}
         steps = 0
-        for batch in iter_batches(data, config.batch_size, shuffle=True, generator=shuffle):
+        batches = iter_batches(data, config.batch_size, shuffle=True, generator=shuffle)
+        total = -(-len(data) // config.batch_size)
+        for batch in progress_bar(batches, total=total, desc=f"GRO epoch {epoch}/{config.epochs}"):
             out = gro_step(
                 target,
                 student,

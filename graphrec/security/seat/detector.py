@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from graphrec.data.split import pad_sequences
 from graphrec.errors import GraphrecError
+from graphrec.progress import progress_bar
 from graphrec.security.seat.encoder import EncoderTraining, SimilarityEncoder, train_encoder
 from graphrec.security.seat.pairs import (
     account_limit,
@@ -195,7 +196,7 @@ class SEATDetector:
         self.decision_score_ = np.array(
             [
                 count_similar_pairs(z[bounds[a] : bounds[a + 1]], self.pair_threshold_)
-                for a in range(len(streams))
+                for a in progress_bar(range(len(streams)), desc="SEAT calibration", unit="account")
             ],
             dtype=np.float64,
         )
@@ -241,7 +242,9 @@ class SEATDetector:
         return np.array(
             [
                 count_similar_pairs(self.embed(stream), self.pair_threshold_) if stream else 0
-                for stream in as_stream_list(account_streams)
+                for stream in progress_bar(
+                    as_stream_list(account_streams), desc="SEAT scoring", unit="account"
+                )
             ],
             dtype=np.float64,
         )

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from graphrec.data.split import PAD
+from graphrec.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -273,11 +274,12 @@ def train_encoder(
     optimizer = torch.optim.AdamW(params, lr=training.lr)
     history: list[dict[str, float]] = []
     encoder.train()
+    starts = range(0, len(tokens), training.batch_size)
     for epoch in range(1, training.epochs + 1):
         order = torch.randperm(len(tokens), generator=generator)
         sums = {"loss": 0.0, "close": 0.0, "apart": 0.0}
         steps = 0
-        for lo in range(0, len(tokens), training.batch_size):
+        for lo in progress_bar(starts, desc=f"SEAT encoder epoch {epoch}/{training.epochs}"):
             x = tokens[order[lo : lo + training.batch_size]]  # [b, L]
             others = torch.randint(len(tokens), (len(x),), generator=generator)
             y = tokens[others]  # [b, L] random other benign queries
