@@ -78,15 +78,19 @@ class TrainConfig:
     """AdamW weight decay."""
     bpr_weight: float = 0.1
     """Weight of the encoder's BPR loss beside the next-item cross-entropy."""
-    loss: str = "full"
+    loss: str = "auto"
     """Next-item loss: ``full`` (softmax over every item), ``sampled`` (softmax over the target
-    and ``negatives`` items sampled uniformly per batch) or ``gbce`` (gSASRec's gBCE on such
-    samples, Petrov & Macdonald 2023). The sampled losses stop memory and time growing with
-    positions x items (large catalogues)."""
-    negatives: int = 256
+    and ``negatives`` items sampled per batch, logQ-corrected) or ``gbce`` (gSASRec's gBCE on
+    uniform samples, Petrov & Macdonald 2023); ``auto`` = full up to 2,048 items, sampled above
+    (:data:`graphrec.models.recommender.FULL_SOFTMAX_MAX_ITEMS`). The sampled losses stop memory
+    and time growing with positions x items (large catalogues)."""
+    negatives: int = 1024
     """Items sampled per batch for the ``sampled`` and ``gbce`` losses."""
     gbce_t: float = 0.75
     """gBCE calibration ``t`` in [0, 1] (0 = plain binary cross-entropy on the samples)."""
+    sample_power: float = 0.75
+    """The ``sampled`` loss draws items with probability proportional to (training degree + 1)
+    to this power, with the logQ correction; 0 = uniform."""
     precision: str = "fp32"
     """``fp32``, or ``bf16`` for bfloat16 autocast of the forward pass."""
     compile: bool = False

@@ -29,6 +29,7 @@ DetectorMode = Literal["auto", "supervised", "semi-supervised", "unsupervised"]
 Stage = Literal["test", "valid"]
 GraphSplit = Literal["all", "train"]
 Preset = Literal["ml-100k", "ml-1m", "ml-20m"]
+SplitFormat = Literal["recbole"]
 
 
 class DemoStage(str, Enum):
@@ -43,7 +44,7 @@ class DemoStage(str, Enum):
 
 EDGE_WEIGHTS = ("none", "rating")
 PRECISIONS = ("fp32", "bf16")
-LOSSES = ("full", "sampled", "gbce")
+LOSSES = ("auto", "full", "sampled", "gbce")
 MISSING_BACKENDS = {("gat", "dgl")}
 """Encoder/backend pairs that do not exist (GAT is PyG-only)."""
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")

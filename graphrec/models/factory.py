@@ -44,8 +44,9 @@ class ModelSpec:
     fuse_user: bool = True
     bpr_weight: float = 0.1
     loss: str = "full"
-    negatives: int = 256
+    negatives: int = 1024
     gbce_t: float = 0.75
+    sample_power: float = 0.75
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,6 +108,7 @@ def build_graph_recommender(spec: ModelSpec) -> GraphSequentialRecommender:
         loss=spec.loss,
         negatives=spec.negatives,
         gbce_t=spec.gbce_t,
+        sample_power=spec.sample_power,
     )
 
 

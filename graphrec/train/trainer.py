@@ -28,6 +28,7 @@ from graphrec.graph.rating_graph import RatingGraph
 from graphrec.io import write_json
 from graphrec.models.batch import iter_batches, training_sequences
 from graphrec.models.factory import ModelSpec, build_model
+from graphrec.models.recommender import resolve_loss
 from graphrec.train import distributed
 from graphrec.train.checkpoint import git_sha, load_checkpoint, save_checkpoint
 from graphrec.train.distributed import Distributed, training_module
@@ -94,9 +95,10 @@ def model_spec(config: Config, split: Split) -> ModelSpec:
         dropout=m.dropout,
         fuse_user=m.fuse_user,
         bpr_weight=config.train.bpr_weight,
-        loss=config.train.loss,
+        loss=resolve_loss(config.train.loss, split.num_items),
         negatives=config.train.negatives,
         gbce_t=config.train.gbce_t,
+        sample_power=config.train.sample_power,
     )
 
 

@@ -98,7 +98,7 @@ def test_a_binary_file_is_named_without_echoing_its_bytes(tmp_path):
 
 def test_cli_choices_match_the_library():
     assert set(choices(ExportFormat)) == set(FORMATS)
-    assert set(LOSSES) == set(NEXT_ITEM_LOSSES)
+    assert set(LOSSES) == {"auto", *NEXT_ITEM_LOSSES}
     assert PRECISIONS == TRAINER_PRECISIONS
     assert set(choices(EncoderName)) == set(ENCODER_NAMES)
     assert set(choices(BackendName)) == set(BACKENDS)

@@ -19,8 +19,11 @@ from graphrec.models.batch import (
 )
 from graphrec.models.heads import GRUHead, SASRecHead
 from graphrec.models.recommender import (
+    FULL_SOFTMAX_MAX_ITEMS,
     GraphSequentialRecommender,
     gbce_loss,
+    popularity_log_q,
+    resolve_loss,
     sampled_softmax_loss,
     top_k_items,
 )
@@ -294,6 +297,28 @@ def test_sampled_softmax_with_every_item_sampled_is_the_full_softmax_without_the
     torch.testing.assert_close(loss, torch.stack(expected).mean())
 
 
+def test_popularity_sampling_is_logq_corrected():
+    edge_index = torch.tensor([[0, 0, 1, 2], [3, 4, 3, 3]])  # 3 users; items 0 (x3), 1 (x1), 2
+    log_q = popularity_log_q(edge_index, num_users=3, num_items=3, power=1.0)
+    torch.testing.assert_close(log_q.exp(), torch.tensor([4.0, 2.0, 1.0]) / 7)
+    assert torch.allclose(popularity_log_q(edge_index, 3, 3, 0.0).exp(), torch.full((3,), 1 / 3))
+
+    torch.manual_seed(0)
+    states, items = torch.randn(4, 5), torch.randn(3, 5)
+    targets = torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(7)
+    sampled = torch.multinomial(log_q.exp(), 6, replacement=True)
+    torch.manual_seed(7)
+    loss = sampled_softmax_loss(states, targets, items, 6, log_q)
+    logits = states @ items.T - log_q  # every logit corrected by -log q
+    expected = []
+    for row, target in enumerate(targets.tolist()):
+        negatives = logits[row, sampled][sampled != target]
+        both = torch.cat([logits[row, [target]], negatives])
+        expected.append(torch.logsumexp(both, 0) - logits[row, target])
+    torch.testing.assert_close(loss, torch.stack(expected).mean())
+
+
 def test_gbce_matches_the_papers_formula():
     torch.manual_seed(0)
     states, items = torch.randn(3, 4), torch.randn(10, 4)
@@ -314,14 +339,21 @@ def test_gbce_matches_the_papers_formula():
     assert math.isclose(alpha * (0 * (1 - 1 / alpha) + 1 / alpha), 1.0)  # t = 0 is plain BCE
 
 
-def test_sampled_softmax_learns_the_next_item_pattern(fit_losses):
+@pytest.mark.parametrize("sample_power", [0.0, 0.75])
+def test_sampled_softmax_learns_the_next_item_pattern(fit_losses, sample_power):
     # gBCE is checked against its formula above: it learns this pattern too, but needs ~5x the
     # steps (150 steps: hit@1 .82 at t = .75), as on ML-100K, where it trails (issue 12's note).
     split = cyclic_split()
-    model = make_model(split, loss="sampled", negatives=8)
+    model = make_model(split, loss="sampled", negatives=8, sample_power=sample_power)
     losses = fit_losses(model, training_sequences(split, max_len=12), 1e-2)
     assert losses[-1] < 0.5 * losses[0]
     assert evaluate(model, split, "valid", ks=(1,), max_len=12)["hit@1"] >= 0.9
+
+
+def test_auto_loss_is_exact_for_small_catalogues():
+    assert resolve_loss("auto", FULL_SOFTMAX_MAX_ITEMS) == "full"
+    assert resolve_loss("auto", FULL_SOFTMAX_MAX_ITEMS + 1) == "sampled"
+    assert resolve_loss("gbce", 10) == "gbce"
 
 
 def test_loss_options_are_checked():
