@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from graphrec.cli.checks import Preset, output_folder
-from graphrec.cli.state import SourceOption, root_seed
+from graphrec.cli.checks import Preset, SplitFormat, output_folder
+from graphrec.cli.state import (
+    ConfigOption,
+    SetOption,
+    SourceOption,
+    resolve_config,
+    root_seed,
+)
 
 app = typer.Typer(help="Download, generate and analyze rating datasets.", no_args_is_help=True)
 log = logging.getLogger(__name__)
@@ -71,3 +78,31 @@ def analyze(
     stats = run_analysis(ratings, out)
     typer.echo(format_summary_table(stats))
     typer.echo(f"summary and figures written to {out}")
+
+
+@app.command("export-split")
+def export_split(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Dataset folder to write (RecBole's data_path/NAME).")],
+    config_path: ConfigOption = None,
+    overrides: SetOption = None,
+    source: Annotated[str | None, typer.Option(help="Dataset (overrides data.source).")] = None,
+    fmt: Annotated[SplitFormat, typer.Option("--format", help="File format.")] = "recbole",
+    name: Annotated[
+        str | None, typer.Option(help="Dataset name (default: the --out folder's name).")
+    ] = None,
+) -> None:
+    """Write the exact train/valid/test split `graphrec train` uses, for an external peer."""
+    output_folder(out, "--out")
+    config = resolve_config(ctx, config_path, overrides)
+    if source is not None:
+        config = replace(config, data=replace(config.data, source=source))
+    from graphrec.data.export_split import export_split_recbole
+    from graphrec.train.trainer import prepare_split
+
+    split = prepare_split(config)
+    paths = export_split_recbole(split, out, name or Path(out).name, config.data.max_len)
+    typer.echo(
+        f"{len(split.train):,} train, {len(split.valid):,} valid and {len(split.test):,} test "
+        f"events ({fmt}) written to {out}; RecBole config: {paths[-1]}"
+    )

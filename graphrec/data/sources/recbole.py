@@ -133,17 +133,8 @@ def write_atomic(ratings: Ratings, folder: Path, name: str) -> Path:
     events = ratings.events
     user_raw = _clean_ids(ratings.user_ids, "user")
     item_raw = _clean_ids(ratings.item_ids, "item")
-    inter = pd.DataFrame(
-        {
-            "user_id:token": user_raw[events["user"].to_numpy()],
-            "item_id:token": item_raw[events["item"].to_numpy()],
-            "rating:float": events["rating"].to_numpy(np.float32),
-        }
-    )
-    if ratings.has_timestamps:
-        inter["timestamp:float"] = events["timestamp"].to_numpy(np.int64)
     inter_path = folder / f"{name}.inter"
-    _write_frame(inter, inter_path)
+    write_inter(events, ratings, inter_path)
 
     items = ratings.items
     year = items["year"].to_numpy(np.float64)
@@ -164,6 +155,22 @@ def write_atomic(ratings: Ratings, folder: Path, name: str) -> Path:
         user_path.unlink()
     logger.info("wrote %s (%d events) as RecBole atomic files", inter_path, ratings.num_events)
     return inter_path
+
+
+def write_inter(events: pd.DataFrame, ratings: Ratings, path: Path) -> Path:
+    """Write ``events`` (rows of ``ratings.events``' layout) as a RecBole ``.inter`` file, in
+    their row order, atomically."""
+    inter = pd.DataFrame(
+        {
+            "user_id:token": _clean_ids(ratings.user_ids, "user")[events["user"].to_numpy()],
+            "item_id:token": _clean_ids(ratings.item_ids, "item")[events["item"].to_numpy()],
+            "rating:float": events["rating"].to_numpy(np.float32),
+        }
+    )
+    if ratings.has_timestamps:
+        inter["timestamp:float"] = events["timestamp"].to_numpy(np.int64)
+    _write_frame(inter, path)
+    return path
 
 
 def _typed_header(path: Path) -> dict[str, str]:
