@@ -217,6 +217,8 @@ def launch(device: torch.device) -> Iterator[tuple[Distributed, torch.device]]:
         log.debug("rank %d of %d joined (%s, %s)", rank, world, backend, device)
     try:
         yield Distributed(rank, world), device
+        if owns:
+            dist.barrier()  # no rank leaves while another still needs the group
     finally:
         if owns:
             dist.destroy_process_group()

@@ -38,17 +38,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _worker(rank: int, world: int, port: int, jobs: list[tuple[Config, Path, bool]]) -> None:
-    """One torchrun-like process: the environment torchrun would set, then each training job."""
+def _worker(rank: int, world: int, ports: list[int], jobs: list[tuple[Config, Path, bool]]) -> None:
+    """One torchrun-like process: the environment torchrun would set, then each training job.
+
+    Each job gets its own port: a rank that finishes a job first must not join the previous
+    job's rendezvous store, which rank 0 may still be holding open.
+    """
     torch.set_num_threads(1)
     os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1", RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world)
     )
-    for config, run_dir, resume in jobs:
+    for (config, run_dir, resume), port in zip(jobs, ports, strict=True):
+        os.environ["MASTER_PORT"] = str(port)
         result = train(config, run_dir, resume=resume, progress=False)
         torch.save(
             {"valid": result.best_valid, "test": result.test, "history": result.history},
@@ -57,7 +58,12 @@ def _worker(rank: int, world: int, port: int, jobs: list[tuple[Config, Path, boo
 
 
 def _spawn(jobs: list[tuple[Config, Path, bool]], world: int = 2) -> None:
-    mp.spawn(_worker, args=(world, _free_port(), jobs), nprocs=world, join=True)
+    ports: list[int] = []
+    while len(ports) < len(jobs):  # distinct ports, one per job
+        port = _free_port()
+        if port not in ports:
+            ports.append(port)
+    mp.spawn(_worker, args=(world, ports, jobs), nprocs=world, join=True)
 
 
 def test_rows_partition_and_loss_weights_average_to_one(tiny_dataset_dir, tiny_train_config):
