@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
@@ -73,6 +74,8 @@ def train(
     from graphrec.train.trainer import train as run_training
 
     result = run_training(config, run_dir, resume=resume or resume_if_present)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun every rank holds the merged result
+        return
     typer.echo(metrics_table({"test": result.test, "valid (best epoch)": result.best_valid}))
     typer.echo(f"best epoch {result.best_epoch}; run folder {result.run_dir}")
 
