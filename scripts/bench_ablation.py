@@ -6,7 +6,8 @@ no propagation, no user fusion, no BPR), graphrec with each encoder, user fusion
 0, the GRU head, LightGCN alone and most-popular. Every row is trained with every seed of
 ``--seeds`` (the split does not depend on the seed; initialisation and batch order do).
 
-Reported per row: test NDCG@10 and Hit@10 as mean ± sd over seeds, seconds per epoch, and the
+Reported per row: validation NDCG@10 at the best epoch (what a choice between rows may read),
+test NDCG@10 and Hit@10 as mean ± sd over seeds, seconds per epoch, and the
 difference to the no-graph head paired two ways — over seeds (t interval of the per-seed
 differences) and over users (bootstrap of the per-user differences, each user's NDCG@10 averaged
 over seeds). Then, for the default graphrec and the no-graph head, NDCG@10 by history length
@@ -64,6 +65,7 @@ def run_row(overrides: list[str], base: list[str], seed: int, split: Any) -> dic
     detail = evaluate_detailed(result.model, split, "test", max_len=config.data.max_len)
     epochs = len(result.history)
     return {
+        "valid_ndcg@10": result.best_valid["ndcg@10"],
         "ndcg@10": result.test["ndcg@10"],
         "hit@10": result.test["hit@10"],
         "sec_per_epoch": sum(h["epoch_seconds"] for h in result.history) / max(epochs, 1),
@@ -77,6 +79,7 @@ def summarize(name: str, runs: list[dict[str, Any]], baseline: list[dict[str, An
     ndcg = np.array([r["ndcg@10"] for r in runs])
     row: dict[str, Any] = {
         "row": name,
+        "valid_ndcg@10": float(np.mean([r["valid_ndcg@10"] for r in runs])),
         "ndcg@10": float(ndcg.mean()),
         "ndcg@10_sd": float(ndcg.std(ddof=1)) if len(ndcg) > 1 else 0.0,
         "hit@10": float(np.mean([r["hit@10"] for r in runs])),
