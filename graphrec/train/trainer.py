@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from graphrec.config import Config, from_dict, to_dict
+from graphrec.config import Config, from_dict
 from graphrec.data.load import load_ratings
 from graphrec.data.split import Split, leave_one_out
 from graphrec.eval.ranking import evaluate
@@ -30,7 +30,7 @@ from graphrec.models.batch import iter_batches, training_sequences
 from graphrec.models.factory import ModelSpec, build_model
 from graphrec.models.recommender import resolve_loss
 from graphrec.train import distributed
-from graphrec.train.checkpoint import git_sha, load_checkpoint, save_checkpoint
+from graphrec.train.checkpoint import load_checkpoint
 from graphrec.train.distributed import Distributed, training_module
 from graphrec.train.interrupt import (
     EpochProgress,
@@ -38,7 +38,14 @@ from graphrec.train.interrupt import (
     TrainingInterrupted,
     capture_sigint,
 )
-from graphrec.train.seeding import rng_state, seed_everything
+from graphrec.train.run_state import (
+    SELECTION_METRIC,
+    RunState,
+    epoch_line,
+    restore_run,
+    save_run,
+)
+from graphrec.train.seeding import seed_everything
 from graphrec.train.tensorboard import (
     log_hparams,
     log_item_projector,
@@ -49,7 +56,6 @@ from graphrec.train.tensorboard import (
 
 log = logging.getLogger(__name__)
 
-SELECTION_METRIC = "ndcg@10"
 EpochCallback = Callable[[int, nn.Module, dict[str, float]], None]
 
 
@@ -194,13 +200,13 @@ def _train(
         if trainable
         else None
     )
-    state = _TrainState()
+    state = RunState()
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
     # Rank 0 reads checkpoints and sends them: other nodes need no shared file system.
     found = resume and ctx.is_main and last_path.is_file()
     checkpoint = ctx.broadcast(load_checkpoint(last_path) if found else None)
     if checkpoint is not None:
-        state = _restore(checkpoint, model, optimizer, ctx, config.seed)
+        state = restore_run(checkpoint, model, optimizer, ctx, config.seed)
         if ctx.is_main:
             inside = f", batch {state.partial.batch}" if state.partial else ""
             log.info("resumed %s after epoch %d%s", run_dir, state.epoch, inside)
@@ -234,7 +240,7 @@ def _train(
         if done.batch < _batches_per_epoch(data, config):
             state.partial = done
             state.elapsed_before += time.perf_counter() - start
-            _save(last_path, model, optimizer, config, spec, state, ctx)
+            save_run(last_path, model, optimizer, config, spec, state, ctx)
             raise TrainingInterrupted(
                 f"interrupted in epoch {epoch} after batch {done.batch}; {last_path} saved. "
                 f"Continue with the same command and --resume --run-dir {run_dir}"
@@ -252,13 +258,13 @@ def _train(
             if valid[SELECTION_METRIC] > state.best_metric:
                 state.best_metric, state.best_epoch, state.stale = valid[SELECTION_METRIC], epoch, 0
                 state.best_valid = valid
-                _save(best_path, model, None, config, spec, state, ctx)
+                save_run(best_path, model, None, config, spec, state, ctx)
             else:
                 state.stale += 1
         record["elapsed_seconds"] = time.perf_counter() - start + state.elapsed_before
         state.history.append(record)
         state.epoch = epoch
-        _save(last_path, model, optimizer, config, spec, state, ctx)
+        save_run(last_path, model, optimizer, config, spec, state, ctx)
         if ctx.is_main:
             log_scalars(writer, "losses", losses, epoch)
             writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], epoch)
@@ -279,7 +285,7 @@ def _train(
             model.load_state_dict(best)
     else:
         state.best_valid = _evaluate(model, split, "valid", config, device, ctx)
-        _save(best_path, model, None, config, spec, state, ctx)
+        save_run(best_path, model, None, config, spec, state, ctx)
     test = _evaluate(model, split, "test", config, device, ctx)
     seconds = time.perf_counter() - start + state.elapsed_before
     if ctx.is_main:
@@ -308,19 +314,6 @@ def _train(
         history=state.history,
         seconds=seconds,
     )
-
-
-@dataclass
-class _TrainState:
-    epoch: int = 0
-    best_epoch: int = 0
-    best_metric: float = -1.0
-    best_valid: dict[str, float] = field(default_factory=dict)
-    stale: int = 0
-    history: list[dict[str, float]] = field(default_factory=list)
-    elapsed_before: float = 0.0
-    partial: EpochProgress | None = None
-    """How far the unfinished epoch ``epoch + 1`` got before a Ctrl-C (None: none)."""
 
 
 def _train_epoch(
@@ -387,23 +380,6 @@ def _batches_per_epoch(data: Any, config: Config) -> int:
     return -(-len(data) // config.train.batch_size)
 
 
-def epoch_line(record: dict[str, float], epochs: int, state: _TrainState) -> str:
-    """One short log line per epoch; the full record goes to TensorBoard and metrics.json."""
-    losses = ", ".join(
-        f"{name} {record[name]:.4f}"
-        for name in record
-        if name not in ("epoch", "epoch_seconds", "elapsed_seconds") and "/" not in name
-    )
-    text = f"epoch {int(record['epoch'])}/{epochs}: {losses}"
-    key = f"valid/{SELECTION_METRIC}"
-    if key in record:
-        text += (
-            f" | valid {SELECTION_METRIC} {record[key]:.4f} "
-            f"(best {state.best_metric:.4f} @ {state.best_epoch})"
-        )
-    return text + f" | {record['epoch_seconds']:.1f} s"
-
-
 def _evaluate(
     model: nn.Module,
     split: Split,
@@ -422,85 +398,6 @@ def _evaluate(
         max_len=config.data.max_len,
         device=device,
         shard=ctx if ctx.enabled else None,
-    )
-
-
-def _save(
-    path: Path,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None,
-    config: Config,
-    spec: ModelSpec,
-    state: _TrainState,
-    ctx: Distributed,
-) -> None:
-    """Rank 0 writes the checkpoint; with ``optimizer`` (``last.pt``) every process must call it.
-
-    ``last.pt`` carries every process's RNG state (``rank_rng_states`` under DDP), so each
-    process of a resumed run continues its own dropout and negative-sampling stream.
-    """
-    rng_states = ctx.gather(rng_state()) if optimizer is not None else []
-    partial = state.partial
-    partial_totals = ctx.gather(partial.totals) if optimizer is not None and partial else []
-    if not ctx.is_main:
-        return
-    payload = {
-        "model_spec": spec.to_dict(),
-        "model_state": model.state_dict(),
-        "config": to_dict(config),
-        "git_sha": git_sha(),
-        "seed": config.seed,
-        "epoch": state.epoch if optimizer is not None else state.best_epoch,
-        "best_epoch": state.best_epoch,
-        "best_metric": state.best_metric,
-        "best_valid": state.best_valid,
-    }
-    if optimizer is not None:  # only last.pt carries what resuming needs
-        payload.update(
-            optimizer_state=optimizer.state_dict(),
-            rng_state=rng_states[0],
-            stale=state.stale,
-            history=state.history,
-            elapsed=state.history[-1]["elapsed_seconds"] if state.history else 0.0,
-        )
-        if partial is not None:  # the loss sums are each process's own
-            payload["elapsed"] = state.elapsed_before
-            payload["partial_epoch"] = {
-                "batch": partial.batch,
-                "steps": partial.steps,
-                "totals": partial_totals,
-            }
-        if ctx.enabled:
-            payload["rank_rng_states"] = rng_states
-    save_checkpoint(path, payload)
-
-
-def _restore(
-    checkpoint: dict[str, Any],
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None,
-    ctx: Distributed,
-    seed: int,
-) -> _TrainState:
-    model.load_state_dict(checkpoint["model_state"])
-    if optimizer is not None:
-        optimizer.load_state_dict(checkpoint["optimizer_state"])
-    rng_states = checkpoint.get("rank_rng_states", [checkpoint["rng_state"]])
-    ctx.restore_rng(rng_states, seed + checkpoint["epoch"])
-    partial = checkpoint.get("partial_epoch")
-    if partial is not None:
-        totals = partial["totals"]
-        own = totals[ctx.rank] if len(totals) == ctx.world_size else totals[0]
-        partial = EpochProgress(partial["batch"], partial["steps"], dict(own))
-    return _TrainState(
-        epoch=checkpoint["epoch"],
-        best_epoch=checkpoint["best_epoch"],
-        best_metric=checkpoint["best_metric"],
-        best_valid=checkpoint["best_valid"],
-        stale=checkpoint["stale"],
-        history=checkpoint["history"],
-        elapsed_before=checkpoint["elapsed"],
-        partial=partial,
     )
 
 
