@@ -121,11 +121,11 @@ def clear_graphrec_caches() -> None:
 def graphrec_detector(
     cls: type, contamination: float | None, use_time: bool, seed: int, **kwargs: Any
 ) -> Any:
-    """An instance of one of graphrec's detector classes: default inputs (encoder included),
-    time features on or off."""
+    """An instance of one of graphrec's detector classes with the inputs ``graphrec anomaly
+    detect`` builds (encoder included, no neighbour means), time features on or off."""
     from graphrec.anomaly.detectors.inputs import InputOptions
 
-    inputs = InputOptions(use_time=use_time, seed=seed)
+    inputs = InputOptions(use_time=use_time, aggregate=False, seed=seed)
     if contamination is not None:
         kwargs["contamination"] = contamination
     return cls(inputs=inputs, seed=seed, **kwargs)

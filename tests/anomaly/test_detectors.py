@@ -15,6 +15,7 @@ from graphrec.anomaly.detectors import (
     as_labels,
     choose_mode,
 )
+from graphrec.anomaly.detectors.semi_supervised import MIN_LABELED_FOR_FOREST
 from graphrec.anomaly.detectors.supervised import best_f1_threshold
 from graphrec.anomaly.inject import (
     BotConfig,
@@ -173,7 +174,8 @@ def test_share_of_anomalies_is_estimated_from_the_labels(small: Ratings, share: 
     assert 0.5 * truth.mean() <= flagged <= 2.0 * truth.mean() + 0.02, (flagged, truth.mean())
     words = {"labeled": "labeled accounts", "pu": "PU forest", "none": "no supervised part"}
     assert words[detector.supervised_source_] in detector.describe()
-    assert (detector.supervised_source_ == "labeled") == (truth[labeled].sum() >= 30)
+    enough = min(truth[labeled].sum(), (1 - truth[labeled]).sum()) >= MIN_LABELED_FOR_FOREST
+    assert (detector.supervised_source_ == "labeled") == enough
 
 
 def test_explicit_contamination_overrides_the_estimate(small: Ratings) -> None:
