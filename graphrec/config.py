@@ -39,6 +39,9 @@ class DataConfig:
 class GraphConfig:
     edge_weight: str = "none"
     """Edge weights for the encoder: ``none`` or ``rating`` (rating / 5)."""
+    item_transitions: bool = False
+    """Add item–item edges between consecutive training items of each user (SR-GNN's session
+    graph beside the user–item edges; :mod:`graphrec.graph.transitions`)."""
 
 
 @dataclass
@@ -78,6 +81,14 @@ class TrainConfig:
     """AdamW weight decay."""
     bpr_weight: float = 0.1
     """Weight of the encoder's BPR loss beside the next-item cross-entropy."""
+    window: str = "last"
+    """Which ``data.max_len + 1`` training items of a long history an epoch trains on: ``last``
+    (the most recent) or ``random`` (a window drawn per user and epoch, seeded)."""
+    align_weight: float = 0.0
+    """Weight of the contrastive alignment of each sequence's state with its user's graph node
+    (in-batch InfoNCE, as GCL4SR / MAERec couple the two views); 0 = off."""
+    align_temperature: float = 0.2
+    """InfoNCE temperature of the alignment term."""
     loss: str = "auto"
     """Next-item loss: ``full`` (softmax over every item), ``sampled`` (softmax over the target
     and ``negatives`` items sampled per batch, logQ-corrected) or ``gbce`` (gSASRec's gBCE on

@@ -51,6 +51,15 @@ ROWS: dict[str, list[str]] = {
     "user fusion off": ["model.fuse_user=false"],
     "BPR weight 0": ["train.bpr_weight=0"],
     "GRU head": ["model.head=gru"],
+    "item transitions": ["graph.item_transitions=true"],
+    "sequence-graph alignment": ["train.align_weight=0.1"],
+    "random windows": ["train.window=random"],
+    "no-graph head, random windows": [
+        "model.num_layers=0",
+        "model.fuse_user=false",
+        "train.bpr_weight=0",
+        "train.window=random",
+    ],
     "LightGCN alone": ["model.name=lightgcn_bpr", "data.max_len=200"],
     "most-popular": ["model.name=popular"],
 }

@@ -72,17 +72,23 @@ class SequenceBatch:
         )
 
 
-def training_sequences(split: Split, max_len: int) -> SequenceBatch:
+def training_sequences(
+    split: Split, max_len: int, rng: np.random.Generator | None = None
+) -> SequenceBatch:
     """One training sequence per user, from the train events only.
 
-    Each user's train history is cut to its most recent ``max_len + 1`` items; the inputs are all
-    but the last of them and the targets all but the first, so ``targets[:, t]`` is the item that
-    followed ``items[:, t]``. Users with fewer than two train items have nothing to predict and are
-    left out. Valid and test events never enter: they are not in ``split.train``.
+    Each user's train history is cut to its most recent ``max_len + 1`` items — or, with ``rng``,
+    to ``max_len + 1`` consecutive items ending at a uniformly drawn position (a random crop:
+    over the epochs every part of a long history is trained on, at the cost of one sequence per
+    user per epoch). The inputs are all but the last of them and the targets all but the first,
+    so ``targets[:, t]`` is the item that followed ``items[:, t]``. Users with fewer than two
+    train items have nothing to predict and are left out. Valid and test events never enter: they
+    are not in ``split.train``.
 
     Args:
         split: the leave-one-out split.
         max_len: input length ``L``.
+        rng: draws each long history's window (None: the most recent one).
 
     Shapes:
         output: users ``[N]``, items and targets ``[N, max_len]``.
@@ -91,12 +97,20 @@ def training_sequences(split: Split, max_len: int) -> SequenceBatch:
         raise ValueError(f"max_len must be >= 1, got {max_len}")
     histories = user_histories(split.train, split.num_users)
     users = np.array([u for u, h in enumerate(histories) if len(h) >= 2], dtype=np.int64)
-    recent = [histories[u][-(max_len + 1) :] for u in users]
+    recent = [_window(histories[u], max_len + 1, rng) for u in users]
     return SequenceBatch(
         users=torch.from_numpy(users),
         items=pad_sequences([h[:-1] for h in recent], max_len),  # [N, L]
         targets=pad_sequences([h[1:] for h in recent], max_len),  # [N, L], one step ahead
     )
+
+
+def _window(history: np.ndarray, size: int, rng: np.random.Generator | None) -> np.ndarray:
+    """``size`` consecutive items of ``history``: the last ones, or ending at a random place."""
+    if rng is None or len(history) <= size:
+        return history[-size:]
+    end = int(rng.integers(size, len(history) + 1))
+    return history[end - size : end]
 
 
 def iter_batches(

@@ -47,6 +47,9 @@ class ModelSpec:
     negatives: int = 1024
     gbce_t: float = 0.75
     sample_power: float = 0.75
+    item_transitions: bool = False
+    align_weight: float = 0.0
+    align_temperature: float = 0.2
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +112,8 @@ def build_graph_recommender(spec: ModelSpec) -> GraphSequentialRecommender:
         negatives=spec.negatives,
         gbce_t=spec.gbce_t,
         sample_power=spec.sample_power,
+        align_weight=spec.align_weight,
+        align_temperature=spec.align_temperature,
     )
 
 

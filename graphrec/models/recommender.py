@@ -112,6 +112,24 @@ def gbce_loss(
     return (positive_term + negative_term).mean()
 
 
+def alignment_loss(states: Tensor, user_vectors: Tensor, temperature: float) -> Tensor:
+    """In-batch InfoNCE between each row's sequence state and its user's graph embedding.
+
+    The two views of one user — what the sequence encoder reads from the recent items and what
+    message passing gathers around the user node — should agree more with each other than with
+    other users' views (GCL4SR, Zhang et al. 2022; MAERec, Ye et al. 2023). Symmetric: sequence
+    to graph and graph to sequence, cosine similarities over ``temperature``.
+
+    Shapes:
+        states ``[B, d]``, user_vectors ``[B, d]`` -> a scalar.
+    """
+    a = F.normalize(states, dim=-1)
+    b = F.normalize(user_vectors, dim=-1)
+    logits = a @ b.T / temperature  # [B, B]
+    labels = torch.arange(len(a), device=a.device)
+    return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
+
+
 def sampled_softmax_loss(
     states: Tensor,
     targets: Tensor,
@@ -321,6 +339,9 @@ class GraphSequentialRecommender(GraphEncoded):
             ``(training degree + 1) ** sample_power`` with the logQ correction (default 0.75;
             0 = uniform). gBCE always samples uniformly, as its calibration assumes.
         gbce_t: gBCE calibration ``t`` in [0, 1] (default 0.75, the paper's choice).
+        align_weight: weight of the contrastive alignment of the last sequence state (before
+            user fusion) with the user's graph embedding (:func:`alignment_loss`; default 0).
+        align_temperature: its InfoNCE temperature (default 0.2).
     """
 
     def __init__(
@@ -336,8 +357,15 @@ class GraphSequentialRecommender(GraphEncoded):
         negatives: int = 1024,
         gbce_t: float = 0.75,
         sample_power: float = 0.75,
+        align_weight: float = 0.0,
+        align_temperature: float = 0.2,
     ) -> None:
         super().__init__(encoder=encoder, num_users=num_users, num_items=num_items)
+        if align_weight < 0 or align_temperature <= 0:
+            raise ValueError(
+                f"need align_weight >= 0 and align_temperature > 0, got "
+                f"{align_weight}, {align_temperature}"
+            )
         if bpr_weight < 0:
             raise ValueError(f"bpr_weight must be >= 0, got {bpr_weight}")
         if loss not in NEXT_ITEM_LOSSES:
@@ -353,6 +381,8 @@ class GraphSequentialRecommender(GraphEncoded):
         self.negatives = min(negatives, num_items - 1)
         self.gbce_t = gbce_t
         self.sample_power = sample_power
+        self.align_weight = align_weight
+        self.align_temperature = align_temperature
         self._log_q_cache: tuple[Tensor, Tensor] | None = None
         self.last_losses: dict[str, Tensor] = {}
 
@@ -375,17 +405,21 @@ class GraphSequentialRecommender(GraphEncoded):
         return cached[1]
 
     def _hidden(self, batch: SequenceBatch, user_emb: Tensor, item_emb: Tensor) -> Tensor:
-        hidden = self.head(batch.items, with_pad_row(item_emb))  # [B, L, d]
+        return self._fuse(batch, user_emb, self.head(batch.items, with_pad_row(item_emb)))
+
+    def _fuse(self, batch: SequenceBatch, user_emb: Tensor, sequence: Tensor) -> Tensor:
+        """The head's states ``[B, L, d]`` plus each row's user vector when fusing."""
         if self.fuse_user:
-            hidden = hidden + self._user_vectors(batch.users, user_emb).unsqueeze(1)  # [B, L, d]
-        return hidden
+            return sequence + self._user_vectors(batch.users, user_emb).unsqueeze(1)
+        return sequence
 
     def calculate_loss(self, batch: SequenceBatch) -> Tensor:
         """Next-item cross-entropy over all items + ``bpr_weight`` x BPR (see the class doc)."""
         if batch.targets is None:
             raise ValueError("calculate_loss needs a batch with targets (a training batch)")
         user_emb, item_emb = self.encode()
-        hidden = self._hidden(batch, user_emb, item_emb)  # [B, L, d]
+        sequence = self.head(batch.items, with_pad_row(item_emb))  # [B, L, d]
+        hidden = self._fuse(batch, user_emb, sequence)  # [B, L, d]
         has_target = batch.targets != PAD  # [B, L]
         states, targets = hidden[has_target], from_token(batch.targets[has_target])  # [N, d], [N]
         if self.loss == "sampled":
@@ -401,6 +435,14 @@ class GraphSequentialRecommender(GraphEncoded):
             bpr = bpr_loss(user_emb, item_emb, users, positives)
             loss = loss + self.bpr_weight * bpr
             self.last_losses["bpr"] = bpr.detach()
+        known = batch.users >= 0
+        if self.align_weight > 0 and int(known.sum()) > 1:
+            # the last column is every row's most recent state (sequences are left-padded)
+            align = alignment_loss(
+                sequence[known, -1], user_emb[batch.users[known]], self.align_temperature
+            )
+            loss = loss + self.align_weight * align
+            self.last_losses["align"] = align.detach()
         return loss
 
     def full_sort_predict(self, batch: SequenceBatch) -> Tensor:

@@ -25,6 +25,7 @@ from graphrec.data.load import load_ratings
 from graphrec.data.split import Split, leave_one_out
 from graphrec.eval.ranking import evaluate
 from graphrec.graph.rating_graph import RatingGraph
+from graphrec.graph.transitions import with_transitions
 from graphrec.io import write_json
 from graphrec.models.batch import iter_batches, training_sequences
 from graphrec.models.factory import ModelSpec, build_model
@@ -105,6 +106,9 @@ def model_spec(config: Config, split: Split) -> ModelSpec:
         negatives=config.train.negatives,
         gbce_t=config.train.gbce_t,
         sample_power=config.train.sample_power,
+        item_transitions=config.graph.item_transitions,
+        align_weight=config.train.align_weight,
+        align_temperature=config.train.align_temperature,
     )
 
 
@@ -123,11 +127,15 @@ def build_for_split(
     if spec.uses_graph:
         graph = RatingGraph.from_ratings(split.train_ratings())
         edge_index, weight = graph.edge_index(weight=None if edge_weight == "none" else edge_weight)
+        if spec.item_transitions:
+            edge_index, weight = with_transitions(edge_index, weight, split)
         model.attach_graph(edge_index.to(device), None if weight is None else weight.to(device))
     return model
 
 
 PRECISIONS = ("fp32", "bf16")
+WINDOWS = ("last", "random")
+"""Values of ``train.window``: the most recent training window, or one drawn per epoch."""
 """Values of ``train.precision``: float32, or bfloat16 autocast of the training forward pass."""
 
 
@@ -156,6 +164,8 @@ def train(
         on_epoch_end: called after each epoch's validation with (epoch, model, valid metrics),
             on every process.
     """
+    if config.train.window not in WINDOWS:
+        raise ValueError(f"train.window must be one of {WINDOWS}, got {config.train.window!r}")
     if config.train.precision not in PRECISIONS:
         raise ValueError(
             f"train.precision must be one of {PRECISIONS}, got {config.train.precision!r}"
@@ -234,6 +244,10 @@ def _train(
                 )
             break
         epoch_start = time.perf_counter()
+        if config.train.window == "random":  # seeded by (seed, epoch): a resumed run redraws it
+            data = training_sequences(
+                split, config.data.max_len, np.random.default_rng([config.seed, epoch])
+            )
         done = _train_epoch(
             step, model, optimizer, data, config, epoch, device, ctx, progress, state.partial, stop
         )
