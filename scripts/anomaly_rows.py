@@ -85,9 +85,8 @@ def graphrec_factories() -> dict[str, tuple[str, Factory]]:
 
     def build(kind: str) -> Factory:
         def factory(contamination: float, use_time: bool, seed: int) -> Any:
-            cls = detector_class(DETECTOR_CLASSES[kind])
             share = None if kind == SEMI else contamination
-            return graphrec_detector(cls, share, use_time, seed)
+            return graphrec_detector(kind, share, use_time, seed)
 
         return factory
 
@@ -119,23 +118,21 @@ def clear_graphrec_caches() -> None:
 
 
 def graphrec_detector(
-    cls: type, contamination: float | None, use_time: bool, seed: int, **kwargs: Any
+    kind: str, contamination: float | None, use_time: bool, seed: int, **kwargs: Any
 ) -> Any:
-    """An instance of one of graphrec's detector classes with the inputs ``graphrec anomaly
-    detect`` builds (encoder included, no neighbour means), time features on or off."""
-    from graphrec.anomaly.detectors.inputs import InputOptions
+    """graphrec's detector of ``kind`` with the inputs ``graphrec anomaly detect`` gives it
+    (:func:`graphrec.anomaly.detectors.mode_inputs`), time features on or off."""
+    from graphrec.anomaly.detectors import mode_inputs
 
-    inputs = InputOptions(use_time=use_time, aggregate=False, seed=seed)
+    inputs = mode_inputs(kind, use_time=use_time, seed=seed)
     if contamination is not None:
         kwargs["contamination"] = contamination
-    return cls(inputs=inputs, seed=seed, **kwargs)
+    return detector_class(DETECTOR_CLASSES[kind])(inputs=inputs, seed=seed, **kwargs)
 
 
 def fit_step1_model(task: TwoStepTask, ratings: Ratings, use_time: bool, seed: int) -> Any:
     """graphrec's supervised detector fitted on a step-1 task (its train accounts' labels)."""
-    detector = graphrec_detector(
-        detector_class(DETECTOR_CLASSES[SUPERVISED]), contamination_of(task), use_time, seed
-    )
+    detector = graphrec_detector(SUPERVISED, contamination_of(task), use_time, seed)
     labeled = (task.truth["split"] == TRAIN).to_numpy()
     types = np.where(labeled, task.truth["type"].astype(str), None)
     return detector.fit(ratings, task.label_series(), types=types)
@@ -204,9 +201,7 @@ def fit_and_score(
             raise ValueError(f"{CARRIED!r} needs the step-1 task of the same cell")
         clear_graphrec_caches()
         pretrained = fit_step1_model(*step1, use_time, seed)
-        detector = graphrec_detector(
-            detector_class(DETECTOR_CLASSES[SEMI]), None, use_time, seed, pretrained=pretrained
-        )
+        detector = graphrec_detector(SEMI, None, use_time, seed, pretrained=pretrained)
     else:
         detector = factory(contamination_of(task), use_time, seed)
     step1_seconds = time.perf_counter() - start

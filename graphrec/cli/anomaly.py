@@ -296,10 +296,11 @@ def _build(
 ) -> Detector:
     from graphrec.anomaly.detectors import (
         MODES,
-        InputOptions,
+        SEMI_SUPERVISED,
         SemiSupervisedDetector,
         choose_mode,
         make_detector,
+        mode_inputs,
     )
     from graphrec.anomaly.files import load_detector
 
@@ -307,11 +308,13 @@ def _build(
         raise typer.BadParameter(f"mode must be one of {', '.join(MODES)}", param_hint="--mode")
     _check_options(mode, pretrained, contamination)
     seed = root_seed(ctx)
-    inputs = InputOptions(use_time=False if no_time else None, aggregate=False, seed=seed)
+    use_time = False if no_time else None
     if pretrained is not None:
         base, _ = load_detector(pretrained)
+        inputs = mode_inputs(SEMI_SUPERVISED, use_time=use_time, seed=seed)
         return SemiSupervisedDetector(
             pretrained=base, contamination=contamination, inputs=inputs, seed=seed
         )
     chosen = choose_mode(known.y) if mode == "auto" else mode
+    inputs = mode_inputs(chosen, use_time=use_time, seed=seed)
     return make_detector(chosen, contamination=contamination, inputs=inputs, seed=seed)

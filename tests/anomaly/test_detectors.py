@@ -151,7 +151,8 @@ def test_step2_flags_a_type_no_label_shows(small: Ratings, supervised: Supervise
 def test_pu_part_without_pretrained_detector(small: Ratings) -> None:
     step2 = make_task(small, 2, seed=2, config=textbook_config(bots=True), label_share=0.3)
     y = step2.label_series()
-    detector = SemiSupervisedDetector(inputs=FAST, n_estimators=50).fit(step2.ratings, y)
+    detector = SemiSupervisedDetector(inputs=FAST, n_estimators=50, supervised="pu")
+    detector.fit(step2.ratings, y)
     assert detector.forests_ and len(detector.supervised_thresholds_) == 1
     assert detector.supervised_source_ == "pu"
     truth = step2.truth["label"].to_numpy()
