@@ -322,7 +322,8 @@ class GraphSequentialRecommender(GraphEncoded):
     positions x 26,744 items) no CPU pass can afford: ``loss="sampled"`` restricts it to
     ``negatives`` items sampled uniformly once per batch and shared by every position
     (:func:`sampled_softmax_loss`), ``loss="gbce"`` uses gSASRec's gBCE on such samples
-    (:func:`gbce_loss`; Petrov & Macdonald, RecSys 2023).
+    (:func:`gbce_loss`; Petrov & Macdonald, RecSys 2023). With ``align_weight`` > 0 the loss
+    also pulls each sequence's last state toward its user's graph node (:func:`alignment_loss`).
 
     Args:
         encoder: ``encoder(edge_index, edge_weight) -> (user_emb [U, d], item_emb [I, d])``.
