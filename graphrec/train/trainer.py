@@ -134,9 +134,9 @@ def build_for_split(
 
 
 PRECISIONS = ("fp32", "bf16")
+"""Values of ``train.precision``: float32, or bfloat16 autocast of the training forward pass."""
 WINDOWS = ("last", "random")
 """Values of ``train.window``: the most recent training window, or one drawn per epoch."""
-"""Values of ``train.precision``: float32, or bfloat16 autocast of the training forward pass."""
 
 
 def train(
