@@ -179,6 +179,29 @@ def test_share_of_anomalies_is_estimated_from_the_labels(small: Ratings, share: 
     assert (detector.supervised_source_ == "labeled") == enough
 
 
+def test_labeled_forest_threshold_flags_the_estimated_share(small: Ratings) -> None:
+    # Enough labels of each class for the labeled forest; its threshold comes from the share.
+    task = make_task(small, 1, seed=5, config=textbook_config(bots=True), test_share=0.5)
+    y = task.label_series().to_numpy()
+    unlabeled = np.isnan(y)
+    by_share = SemiSupervisedDetector(inputs=FAST, n_estimators=50).fit(task.ratings, y)
+    assert by_share.supervised_source_ == "labeled"
+    supervised = by_share.labeled_.decision_score_[unlabeled]
+
+    def flags_share(threshold: float, share: float) -> bool:
+        # forest scores tie: the share lies between "above" and "at or above" the threshold
+        return (supervised > threshold).mean() <= share <= (supervised >= threshold).mean()
+
+    assert flags_share(by_share.supervised_thresholds_[0], by_share.prevalence_)
+    forced = SemiSupervisedDetector(inputs=FAST, n_estimators=50, contamination=0.3)
+    forced.fit(task.ratings, y)
+    assert flags_share(forced.supervised_thresholds_[0], 0.3)
+    assert forced.supervised_thresholds_[0] < by_share.supervised_thresholds_[0]
+    by_f1 = SemiSupervisedDetector(inputs=FAST, n_estimators=50, threshold_rule="f1")
+    by_f1.fit(task.ratings, y)
+    assert by_f1.supervised_thresholds_ == [by_f1.labeled_.threshold_]
+
+
 def test_explicit_contamination_overrides_the_estimate(small: Ratings) -> None:
     task = make_task(small, 1, seed=4, config=textbook_config(), test_share=0.9)
     y = task.label_series().to_numpy().copy()

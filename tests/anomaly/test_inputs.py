@@ -1,11 +1,13 @@
-"""Detector inputs: the closed-form taste regression equals refitting without each event."""
+"""Detector inputs: the closed-form taste regression equals refitting without each event; the
+co-rater suspicion by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from graphrec.anomaly.detectors.events import AccountEvents
+from graphrec.anomaly.detectors.events import AccountEvents, events_of
+from graphrec.anomaly.detectors.neighbourhood import corater_suspicion
 from graphrec.anomaly.detectors.taste import LATE_SHARE, taste_features
 from graphrec.data.ratings import Ratings, from_raw_events
 
@@ -65,3 +67,30 @@ def test_taste_features_equal_refitting_without_each_event() -> None:
     assert events.length.min() == 2 and events.length.max() == 12
     for name, expected in slow.items():
         np.testing.assert_allclose(fast[name], expected, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_corater_suspicion_by_hand() -> None:
+    # Accounts 0-2 give item "t" a 5 together; 3 and 4 give it a 1; 5 rates only "x".
+    rows = [(f"u{u}", "t", 5, u) for u in range(3)] + [("u3", "t", 1, 3), ("u4", "t", 1, 4)]
+    rows += [(f"u{u}", "x", 3, 10 + u) for u in range(6)]
+    ratings = from_raw_events(
+        pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"]), name="by-hand"
+    )
+    events = events_of(ratings)
+    signal = np.array([6.0, 5.0, 4.0, 3.0, 2.0, 1.0])  # ranks: centred 5/12 ... -5/12
+    centred = (np.arange(6)[::-1] + 1) / 6 - 0.5
+    out = corater_suspicion(events, {"s": signal})
+    prior = 2.0
+    x_group = centred.sum()  # every account gave "x" a 3
+    expect_max, expect_mean = np.zeros(6), np.zeros(6)
+    for u in range(6):
+        same_t = [0, 1, 2] if u < 3 else [3, 4] if u < 5 else []
+        x_share = (x_group - centred[u]) / (5 + prior)
+        shares = [x_share]
+        if same_t:
+            shares.append((centred[same_t].sum() - centred[u]) / (len(same_t) - 1 + prior))
+        expect_max[u], expect_mean[u] = max(shares), np.mean(shares)
+    np.testing.assert_allclose(out["corater_s_max"], expect_max)
+    np.testing.assert_allclose(out["corater_s_mean"], expect_mean)
+    # the 5-star group of the three most fake-like accounts shares the most suspicion
+    assert out["corater_s_max"][:3].min() > out["corater_s_max"][3:].max()

@@ -36,6 +36,13 @@ Three families of columns, all computed without any label:
     accounts, copies — rates a target, so a supervised model that learns these columns on step-1
     campaigns carries them to step 2's unseen ones (ML-100K step 2, six cells: review-bombing
     recall 0.67 → 0.78–1.0 with time).
+  - ``corater_incoherence_*``, ``corater_centroid_*`` (:func:`corater_suspicion`) — how
+    fake-like the accounts are that gave the account's items the same value (their
+    ``incoherence`` and ``emb_centroid_cos``, as ranks), max and mean over its items. Needs no
+    timestamp and no label: a campaign's fakes are each other's co-raters on the target.
+    Measured without timestamps on ML-100K, leave one type out (15 types, 20 % labeled,
+    seeds 0-2), as inputs of the semi-supervised detector's forest: PR-AUC 0.662 → 0.690,
+    F1 0.623 → 0.647.
 
   Without timestamps the events' order is the file's row order, which may say nothing about
   time (files are often sorted by user and item): the columns that read the order
@@ -72,7 +79,11 @@ import numpy as np
 import pandas as pd
 
 from graphrec.anomaly.detectors.events import events_of
-from graphrec.anomaly.detectors.neighbourhood import label_features, neighbour_mean
+from graphrec.anomaly.detectors.neighbourhood import (
+    corater_suspicion,
+    label_features,
+    neighbour_mean,
+)
 from graphrec.anomaly.detectors.relational import (
     campaign_features,
     same_value_window,
@@ -195,6 +206,10 @@ def detector_inputs(ratings: Ratings, options: InputOptions | None = None) -> pd
         factors = svd_item_factors(events, dim=16)
     extra.update(taste_features(events, factors, ridge=options.ridge))
     extra.update(profile_features(events, factors))
+    signals = {"incoherence": extra["incoherence"]}
+    if "emb_centroid_cos" in extra:
+        signals["centroid"] = extra["emb_centroid_cos"]
+    extra.update(corater_suspicion(events, signals))
     frame = pd.concat([base, pd.DataFrame(extra, index=base.index)], axis=1).astype(np.float64)
     if not with_order:
         frame = frame.drop(columns=list(ORDER_COLUMNS))

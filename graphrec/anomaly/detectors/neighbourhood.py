@@ -2,7 +2,8 @@
 
 :func:`neighbour_mean` is the feature half of a mean-aggregation GNN layer (GraphSAGE-mean,
 Hamilton et al. 2017); :func:`label_features` shares known labels along "gave the same item the
-same value" (FAP-style, Zhang et al. 2015), so one labeled fake exposes its campaign.
+same value" (FAP-style, Zhang et al. 2015), so one labeled fake exposes its campaign;
+:func:`corater_suspicion` shares label-free signals along the same groups.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.stats import rankdata
 
 from graphrec.anomaly.detectors.events import AccountEvents, events_of
 from graphrec.data.ratings import Ratings
@@ -91,3 +93,31 @@ def label_features(ratings: Ratings, labels: np.ndarray, prior: float = 2.0) -> 
         {"label_group_max": top, "label_group_mean": mean},
         index=pd.RangeIndex(ratings.num_users, name="user"),
     )
+
+
+def corater_suspicion(
+    events: AccountEvents, signals: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Label-free signals shared along "gave the same item the same value": for each signal, the
+    shrunk mean of its centred rank over the account's (item, value) co-raters
+    (:func:`group_neighbour_stats` with every account known), max and mean over the groups.
+
+    Why: an injected profile alone is often indistinguishable from a person (an average attack's
+    fillers sit at the item means), but a campaign's fakes give their target the same extreme
+    value, so each fake's co-raters there are the other fakes — mainstream in embedding space
+    and incoherent in taste — while a genuine rater's co-raters are a cross-section of people.
+    Ranks (centred at 0) keep heavy tails out and shrink small groups towards "typical".
+
+    Args:
+        signals: name -> [U] values, larger = more fake-like.
+
+    Returns:
+        ``corater_<name>_max`` and ``corater_<name>_mean`` per signal, each [U].
+    """
+    out: dict[str, np.ndarray] = {}
+    known = np.ones(events.num_users, dtype=bool)
+    for name, values in signals.items():
+        centred = rankdata(values) / len(values) - 0.5
+        top, mean = group_neighbour_stats(events, centred, known)
+        out[f"corater_{name}_max"], out[f"corater_{name}_mean"] = top, mean
+    return out
