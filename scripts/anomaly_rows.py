@@ -204,6 +204,9 @@ def fit_and_score(
         detector = graphrec_detector(SEMI, None, use_time, seed, pretrained=pretrained)
     else:
         detector = factory(contamination_of(task), use_time, seed)
+    if hasattr(detector, "simulate_exclude"):
+        # a type no label shows is not simulated either: it stays unseen (see simulated.py)
+        detector.simulate_exclude = task.unlabeled_types
     step1_seconds = time.perf_counter() - start
     if fresh_inputs:
         clear_graphrec_caches()

@@ -67,6 +67,14 @@ class TwoStepTask:
         train = self.truth[self.truth["split"] == TRAIN]
         return train[["user_id", "label", "type"]].reset_index(drop=True)
 
+    @property
+    def unlabeled_types(self) -> tuple[str, ...]:
+        """Anomaly types present among the accounts with no labeled account (step 2's new types,
+        a leave-one-type-out split's held-out type)."""
+        types = self.truth["type"].astype(str)
+        labeled = set(types[self.truth["split"] == TRAIN])
+        return tuple(sorted(set(types) - labeled - {NORMAL}))
+
     def label_series(self) -> pd.Series:
         """Labels by contiguous user id, NaN where unknown (the detectors' ``y``)."""
         y = pd.Series(np.nan, index=pd.RangeIndex(self.ratings.num_users, name="user"))

@@ -32,6 +32,7 @@ from graphrec.anomaly.inject import (
     power_items,
     power_users,
     step2_config,
+    without_types,
 )
 from graphrec.anomaly.inject.power import knn_in_degree
 from graphrec.data.load import load_ratings
@@ -239,6 +240,16 @@ def test_full_config_injects_every_type(base: Ratings) -> None:
     fakes = res.accounts[res.accounts["type"].isin(L.LITERATURE_TYPES)]
     assert fakes["user_id"].str.startswith("fake_").all()
     assert (res.events.loc[res.events["user"].isin(fakes["user"]), "label"] == 1).all()
+
+
+def test_without_types_switches_off_exactly_those_families(base: Ratings) -> None:
+    dropped = {L.SHILLING_PUSH, L.COORDINATED_RING, L.ACCOUNT_SHARING}
+    res = inject(base, without_types(full_config(), dropped), seed=0)
+    assert set(res.accounts["type"]) == {L.NORMAL, *(set(FULL_TYPES) - dropped)}
+    kept = without_types(full_config(), dropped).shilling
+    assert kept and all(a.direction == L.NUKE for a in kept)
+    with pytest.raises(ValueError, match="unknown anomaly types"):
+        without_types(full_config(), {"shiling_push"})
 
 
 def test_full_config_rate_on_ml100k(ml100k_path: Path) -> None:

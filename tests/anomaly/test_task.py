@@ -119,6 +119,10 @@ def test_hidden_types_never_get_a_label(small: Ratings) -> None:
         assert others <= set(labeled["type"])  # every other type (of 2+ accounts) shows a label
         y = split.label_series().to_numpy()
         assert np.isnan(y[(split.truth["type"] == hidden).to_numpy()]).all()
+        present = set(split.truth["type"]) - {"normal"}
+        assert set(split.unlabeled_types) == present - set(labeled["type"])
+        assert hidden in split.unlabeled_types
+    assert task.unlabeled_types == ()  # step 1 labels every type
 
 
 def test_without_time_keeps_the_events_and_no_order(small: Ratings) -> None:

@@ -238,3 +238,17 @@ def test_bad_predictions_and_ratings_exit_2(tmp_path: Path) -> None:
     model.write_text("not a model")
     result = invoke("anomaly", "predict", "--ratings", ratings, "--model", model, "--out", pred)
     assert result.exit_code == 2 and "not a graphrec detector file" in result.output
+
+
+@pytest.mark.parametrize("flag", ["--simulate", "--no-simulate"])
+def test_simulate_flag_reaches_the_semi_supervised_detector(tmp_path: Path, flag: str) -> None:
+    from graphrec.anomaly.files import load_detector
+
+    ratings, bots = write_ratings(tmp_path)
+    few = write_labels(tmp_path / "few.csv", ratings, bots, share=0.1)
+    model = tmp_path / "det.pt"
+    result = invoke("anomaly", "fit", "--ratings", ratings, "--labels", few, "--model", model, flag)
+    assert result.exit_code == 0, result.output
+    detector, _ = load_detector(model)
+    assert detector.name == "semi-supervised"
+    assert detector.simulate is (flag == "--simulate")

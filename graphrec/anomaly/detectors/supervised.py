@@ -38,6 +38,7 @@ from sklearn.metrics import precision_recall_curve
 
 from graphrec.anomaly.detectors.base import Detector
 from graphrec.anomaly.detectors.inputs import InputOptions, label_features
+from graphrec.anomaly.detectors.simulated import simulated_anomalies
 from graphrec.anomaly.labels import NORMAL
 from graphrec.data.ratings import Ratings
 from graphrec.errors import DataError
@@ -53,7 +54,13 @@ class SupervisedDetector(Detector):
     Args:
         n_estimators: trees (default 200).
         use_types: learn the anomaly types when given (default True); else the 0/1 label.
-        label_neighbours: add the label aggregation columns (default True).
+        label_neighbours: add the label aggregation columns (default True; off when
+            simulating).
+        simulate: add simulated attack accounts of the literature's families as training
+            anomalies (:mod:`graphrec.anomaly.detectors.simulated`; default False).
+        simulate_exclude: anomaly types not to simulate.
+        simulate_copies: how many times each family is simulated (default 3; each copy costs
+            about two input computations of the data).
         contamination: only reported; the threshold comes from out-of-bag F1.
         inputs: input options (default without neighbour means).
         seed: forest and encoder seed.
@@ -72,6 +79,9 @@ class SupervisedDetector(Detector):
         n_estimators: int = 200,
         use_types: bool = True,
         label_neighbours: bool = True,
+        simulate: bool = False,
+        simulate_exclude: tuple[str, ...] = (),
+        simulate_copies: int = 3,
         contamination: float = 0.07,
         inputs: InputOptions | None = None,
         seed: int = 0,
@@ -85,7 +95,12 @@ class SupervisedDetector(Detector):
             raise ValueError(f"need n_estimators >= 1, got {n_estimators}")
         self.n_estimators = n_estimators
         self.use_types = use_types
-        self.label_neighbours = label_neighbours
+        self.simulate = simulate
+        self.simulate_exclude = tuple(simulate_exclude)
+        self.simulate_copies = simulate_copies
+        # simulated accounts have no labeled neighbourhood to aggregate (see simulated.py)
+        self.label_neighbours = label_neighbours and not simulate
+        self.simulated_: int = 0
         self.model_: RandomForestClassifier | None = None
         self.classes_: list[str] = []
         self.oob_f1_: float | None = None
@@ -104,9 +119,22 @@ class SupervisedDetector(Detector):
         target = self._target(y, types)
         rows = np.flatnonzero(known)
         x = self._design(ratings, features, y)
-        self.model_ = self._forest().fit(x[rows], target[rows])
+        x_train, target_train = x[rows], target[rows]
+        if self.simulate:
+            planted, kinds = simulated_anomalies(
+                ratings,
+                self._features,
+                exclude=self.simulate_exclude,
+                copies=self.simulate_copies,
+                seed=self.seed,
+            )
+            self.simulated_ = len(kinds)
+            x_train = np.vstack([x_train, planted[features.columns].to_numpy(np.float64)])
+            named = kinds if self.use_types else np.full(len(kinds), "anomalous")
+            target_train = np.concatenate([target_train, named])
+        self.model_ = self._forest().fit(x_train, target_train)
         self.classes_ = [str(c) for c in self.model_.classes_]
-        oob = _anomaly_score(self.model_, None)  # [len(rows)] out-of-bag
+        oob = _anomaly_score(self.model_, None)[: len(rows)]  # out-of-bag, labeled accounts
         self.threshold_, self.oob_f1_ = best_f1_threshold(y[rows], oob)
         scores = _anomaly_score(self.model_, x)
         scores[rows] = oob
@@ -145,10 +173,11 @@ class SupervisedDetector(Detector):
         )
 
     def describe(self) -> str:
+        simulated = f"; {self.simulated_} simulated attack accounts" if self.simulate else ""
         return (
             f"supervised random forest over {len(self.classes_)} classes "
-            f"({', '.join(self.classes_)}); threshold {self.threshold_:.4f} maximises "
-            f"out-of-bag F1 ({self.oob_f1_:.3f})"
+            f"({', '.join(self.classes_)}){simulated}; threshold {self.threshold_:.4f} "
+            f"maximises out-of-bag F1 ({self.oob_f1_:.3f})"
         )
 
 

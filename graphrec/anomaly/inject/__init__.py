@@ -40,6 +40,7 @@ from graphrec.anomaly.inject.config import (
     full_config,
     step1_config,
     step2_config,
+    without_types,
 )
 from graphrec.anomaly.inject.engine import Injected, inject
 from graphrec.anomaly.inject.family_options import (
@@ -91,6 +92,7 @@ __all__ = [
     "ShillingAttack",
     "ViewingConfig",
     "full_config",
+    "without_types",
     "inject",
     "power_items",
     "power_users",

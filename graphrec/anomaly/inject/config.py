@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 
 from graphrec.anomaly.inject.family_options import (
     LoveHateConfig,
@@ -23,16 +24,28 @@ from graphrec.anomaly.inject.options import (
     ViewingConfig,
 )
 from graphrec.anomaly.labels import (
+    ABNORMAL_VIEWING,
+    ACCOUNT_SHARING,
     ANOMALY_TYPES,
     AVERAGE,
     BANDWAGON,
+    BOT_CONSISTENCY,
+    COORDINATED_RING,
+    HIJACKED,
     LOVE_HATE,
+    MIXED_SHILLING,
     NUKE,
+    OBFUSCATED_SHILLING,
     POWER_ITEM,
+    POWER_USER,
     PUSH,
     RANDOM,
     REVERSE_BANDWAGON,
+    REVIEW_BOMBING,
+    SAMPLING,
     SEGMENT,
+    SHILLING_NUKE,
+    SHILLING_PUSH,
 )
 
 
@@ -149,3 +162,38 @@ def full_config() -> InjectionConfig:
         ),
         ring=RingConfig(size=0.008),
     )
+
+
+FAMILY_FIELDS: dict[str, str] = {
+    ACCOUNT_SHARING: "sharing",
+    REVIEW_BOMBING: "bombing",
+    BOT_CONSISTENCY: "bots",
+    ABNORMAL_VIEWING: "viewing",
+    OBFUSCATED_SHILLING: "obfuscated",
+    HIJACKED: "hijacked",
+    SAMPLING: "sampling",
+    LOVE_HATE: "love_hate",
+    REVERSE_BANDWAGON: "reverse_bandwagon",
+    POWER_USER: "power_user",
+    POWER_ITEM: "power_item",
+    MIXED_SHILLING: "mixed",
+    COORDINATED_RING: "ring",
+}
+"""The :class:`InjectionConfig` field of each anomaly type (shilling types: by direction)."""
+
+
+def without_types(config: InjectionConfig, types: Collection[str]) -> InjectionConfig:
+    """``config`` with the families that produce ``types`` switched off.
+
+    Raises:
+        ValueError: a name that is not an anomaly type.
+    """
+    unknown = set(types) - set(ANOMALY_TYPES)
+    if unknown:
+        raise ValueError(f"unknown anomaly types {sorted(unknown)}; expected {ANOMALY_TYPES}")
+    off = {FAMILY_FIELDS[t]: None for t in types if t in FAMILY_FIELDS}
+    dropped = {PUSH for t in types if t == SHILLING_PUSH} | {
+        NUKE for t in types if t == SHILLING_NUKE
+    }
+    shilling = tuple(a for a in config.shilling if a.direction not in dropped)
+    return replace(config, shilling=shilling, **off)

@@ -1,0 +1,70 @@
+"""Simulated attacks as training anomalies: what is planted, and that the forest learns from it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+from test_inject import synthetic
+
+from graphrec.anomaly import labels as L
+from graphrec.anomaly.detectors import InputOptions, SupervisedDetector
+from graphrec.anomaly.detectors.inputs import detector_inputs
+from graphrec.anomaly.detectors.simulated import simulated_anomalies
+from graphrec.anomaly.inject import BotConfig, InjectionConfig, ViewingConfig, inject
+from graphrec.data.ratings import Ratings
+
+FAST = InputOptions(embedding_epochs=5, aggregate=False)
+
+
+@pytest.fixture(scope="module")
+def base() -> Ratings:
+    return synthetic(num_users=250, timestamps=False)
+
+
+def inputs(ratings: Ratings):
+    return detector_inputs(ratings, FAST)
+
+
+def test_planted_families_and_their_inputs(base: Ratings) -> None:
+    before = base.events.copy()
+    excluded = {L.SHILLING_PUSH, L.BOT_CONSISTENCY}
+    features, kinds = simulated_anomalies(base, inputs, exclude=excluded, copies=2, seed=1)
+    assert set(kinds) == set(L.ANOMALY_TYPES) - excluded
+    assert len(features) == len(kinds) and list(features.columns) == list(inputs(base).columns)
+    assert np.isfinite(features.to_numpy()).all()
+    # two copies: every family planted twice, from different draws
+    once, _ = simulated_anomalies(base, inputs, exclude=excluded, copies=1, seed=1)
+    assert len(kinds) > 1.5 * len(once)
+    assert base.events.equals(before)  # the scanned data is not touched
+    again, kinds_again = simulated_anomalies(base, inputs, exclude=excluded, copies=2, seed=1)
+    assert again.equals(features) and np.array_equal(kinds, kinds_again)
+    with pytest.raises(ValueError, match="copies"):
+        simulated_anomalies(base, inputs, copies=0)
+
+
+def test_forest_learns_a_type_no_label_shows_from_its_simulation(base: Ratings) -> None:
+    # The data holds bots and viewing bursts; only viewing bursts are labeled.
+    planted = inject(
+        base,
+        InjectionConfig(bots=BotConfig(size=0.05), viewing=ViewingConfig(size=0.05)),
+        seed=2,
+    )
+    types = planted.accounts["type"].astype(str).to_numpy()
+    rng = np.random.default_rng(0)
+    y = np.where(types == L.NORMAL, 0.0, 1.0)
+    hidden = (types == L.BOT_CONSISTENCY) | (rng.random(len(y)) > 0.4)
+    y[hidden] = np.nan
+    labeled_types = np.where(np.isnan(y), None, types)
+    scores = {}
+    for simulate in (False, True):
+        detector = SupervisedDetector(n_estimators=100, simulate=simulate, inputs=FAST, seed=0)
+        detector.fit(planted.ratings, y, labeled_types)
+        assert detector.decision_score_.shape == (planted.ratings.num_users,)
+        mask = np.isnan(y) & ((types == L.NORMAL) | (types == L.BOT_CONSISTENCY))
+        scores[simulate] = roc_auc_score(
+            types[mask] == L.BOT_CONSISTENCY, detector.decision_score_[mask]
+        )
+    assert detector.simulated_ > 0 and not detector.label_neighbours
+    assert "simulated attack accounts" in detector.describe()
+    assert scores[True] >= 0.8 and scores[True] > scores[False] + 0.2, scores
