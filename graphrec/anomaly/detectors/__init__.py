@@ -61,8 +61,8 @@ def mode_inputs(mode: str, *, use_time: bool | None = None, seed: int = 0) -> In
     Measured on ML-100K (``scripts/bench_anomaly.py``): the supervised detector's step-1 F1 over
     the nine grid cells averages .846 with them and .823 without when the data has no
     timestamps (.910 / .904 with timestamps); the semi-supervised detector's leave-one-type-out
-    F1 without timestamps is .615 with them and .625 without (seeds 0-2), and the unsupervised
-    detector does not read them.
+    F1 without timestamps was .615 with them and .625 without (seeds 0-2, measured before the
+    co-rater inputs and the simulated attacks), and the unsupervised detector does not read them.
     """
     return InputOptions(use_time=use_time, aggregate=mode == SUPERVISED, seed=seed)
 
