@@ -41,6 +41,8 @@ def test_planted_families_and_their_inputs(base: Ratings) -> None:
     assert again.equals(features) and np.array_equal(kinds, kinds_again)
     with pytest.raises(ValueError, match="copies"):
         simulated_anomalies(base, inputs, copies=0)
+    nothing, none = simulated_anomalies(base, inputs, exclude=L.ANOMALY_TYPES)
+    assert len(nothing) == len(none) == 0 and list(nothing.columns) == list(features.columns)
 
 
 def test_forest_learns_a_type_no_label_shows_from_its_simulation(base: Ratings) -> None:

@@ -82,6 +82,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from graphrec.anomaly.detectors.base import DEFAULT_CONTAMINATION, Detector, percentile_threshold
 from graphrec.anomaly.detectors.inputs import InputOptions, label_features
+from graphrec.anomaly.detectors.simulated import DEFAULT_COPIES
 from graphrec.anomaly.detectors.supervised import SupervisedDetector, best_f1_threshold
 from graphrec.anomaly.detectors.unsupervised import UnsupervisedDetector
 from graphrec.anomaly.embeddings import fingerprint
@@ -158,7 +159,7 @@ class SemiSupervisedDetector(Detector):
         propagate: int = 0,
         simulate: bool = True,
         simulate_exclude: tuple[str, ...] = (),
-        simulate_copies: int = 5,
+        simulate_copies: int = DEFAULT_COPIES,
         contamination: float | None = None,
         inputs: InputOptions | None = None,
         seed: int = 0,
@@ -267,8 +268,8 @@ class SemiSupervisedDetector(Detector):
         unlabeled = np.isnan(y)
         if self.threshold_rule == BEST_F1 or not unlabeled.any():
             return float(self.labeled_.threshold_)
-        share = self.contamination if self.contamination_given else None
-        share = share or self._prevalence(ratings, features, y)
+        given = self.contamination_given
+        share = self.contamination if given else self._prevalence(ratings, features, y)
         scores = self.labeled_.decision_score_[unlabeled]
         return max(float(np.quantile(scores, 1.0 - share)), EPS)
 

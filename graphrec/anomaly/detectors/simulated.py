@@ -44,6 +44,8 @@ from graphrec.data.ratings import Ratings
 SEED_OFFSET = 7919
 """Added to the detector's seed: a simulation never replays the streams of an injection that
 produced the data (benchmarks inject with small seeds)."""
+DEFAULT_COPIES = 5
+"""Plantings of each family the semi-supervised detector trains on (see the measurements above)."""
 FAMILIES_PER_PLANTING = 8
 """About 8 families × 0.7 % of the accounts each: a planted graph holds ~5 % simulated accounts
 on top of the data's own anomalies."""
@@ -54,7 +56,7 @@ def simulated_anomalies(
     inputs_of: Callable[[Ratings], pd.DataFrame],
     *,
     exclude: Collection[str] = (),
-    copies: int = 1,
+    copies: int = DEFAULT_COPIES,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Plant every family of :func:`~graphrec.anomaly.inject.full_config` but ``exclude``,
@@ -78,13 +80,12 @@ def simulated_anomalies(
     if copies < 1:
         raise ValueError(f"copies must be >= 1, got {copies}")
     families = [t for t in FULL_TYPES if t not in set(exclude)]
+    if not families:
+        return inputs_of(ratings).iloc[:0], np.array([], dtype=str)
     rng = np.random.default_rng(seed + SEED_OFFSET)
+    parts = -(-len(families) // FAMILIES_PER_PLANTING)  # ceil: plantings per copy
     plantings = [
-        chunk
-        for _ in range(copies)
-        for order in [rng.permutation(families)]
-        for chunk in np.array_split(order, -(-len(order) // FAMILIES_PER_PLANTING))
-        if len(chunk)
+        chunk for _ in range(copies) for chunk in np.array_split(rng.permutation(families), parts)
     ]
     frames, kinds = [], []
     for run, chunk in enumerate(plantings):
@@ -94,6 +95,4 @@ def simulated_anomalies(
         anomalous = types != NORMAL
         frames.append(inputs_of(planted.ratings).loc[anomalous])
         kinds.append(types[anomalous])
-    if not frames:
-        return inputs_of(ratings).iloc[:0], np.array([], dtype=str)
     return pd.concat(frames, ignore_index=True), np.concatenate(kinds)

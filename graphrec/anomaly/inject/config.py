@@ -179,7 +179,9 @@ FAMILY_FIELDS: dict[str, str] = {
     MIXED_SHILLING: "mixed",
     COORDINATED_RING: "ring",
 }
-"""The :class:`InjectionConfig` field of each anomaly type (shilling types: by direction)."""
+"""The :class:`InjectionConfig` field of each anomaly type but the shilling ones..."""
+SHILLING_DIRECTIONS: dict[str, str] = {SHILLING_PUSH: PUSH, SHILLING_NUKE: NUKE}
+"""...which are the ``shilling`` entries of one direction."""
 
 
 def without_types(config: InjectionConfig, types: Collection[str]) -> InjectionConfig:
@@ -192,8 +194,6 @@ def without_types(config: InjectionConfig, types: Collection[str]) -> InjectionC
     if unknown:
         raise ValueError(f"unknown anomaly types {sorted(unknown)}; expected {ANOMALY_TYPES}")
     off = {FAMILY_FIELDS[t]: None for t in types if t in FAMILY_FIELDS}
-    dropped = {PUSH for t in types if t == SHILLING_PUSH} | {
-        NUKE for t in types if t == SHILLING_NUKE
-    }
+    dropped = {SHILLING_DIRECTIONS[t] for t in types if t in SHILLING_DIRECTIONS}
     shilling = tuple(a for a in config.shilling if a.direction not in dropped)
     return replace(config, shilling=shilling, **off)
