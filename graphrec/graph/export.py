@@ -31,28 +31,29 @@ column (``top_k_by``, e.g. the anomaly score), within ``ego_hops`` hops; the edg
 subgraph induced on the ego-net nodes, as in ``networkx.ego_graph``.
 
 Every file is written atomically (:func:`graphrec.io.atomic_write`), so a failed export never
-leaves a half-written file under the final name.
+leaves a half-written file under the final name. This module builds the node and edge tables and
+writes the table formats; :mod:`graphrec.graph.drawing_files` writes GraphML and GEXF,
+:mod:`graphrec.graph.tensor_files` builds the PyG and DGL graphs.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 import networkx as nx
 import numpy as np
 import pandas as pd
 import torch
-from torch_geometric.data import HeteroData
 
 from graphrec.errors import DataError
+from graphrec.graph.drawing_files import to_networkx, write_graphml
+from graphrec.graph.export_columns import NODE_COLUMNS
 from graphrec.graph.layout import pca_layout, spectral_layout
 from graphrec.graph.rating_graph import RatingGraph
-from graphrec.graph.schema import ITEM, RATED_BY, RATES, USER
+from graphrec.graph.schema import ITEM, USER
+from graphrec.graph.tensor_files import to_dgl, to_pyg
 from graphrec.io import atomic_write, prepare_folder
 
 logger = logging.getLogger(__name__)
@@ -60,26 +61,6 @@ logger = logging.getLogger(__name__)
 FORMATS = ("graphml", "gexf", "csv", "parquet", "pyg", "dgl")
 DRAWING_FORMATS = ("graphml", "gexf")
 GENRE_SEPARATOR = "|"
-EDGE_ATTRIBUTES = ("rating", "timestamp", "count")
-NODE_COLUMNS = (
-    "id",
-    "type",
-    "index",
-    "raw_id",
-    "label",
-    "genres",
-    "year",
-    "degree",
-    "anomaly_score",
-    "anomaly_label",
-    "anomaly_type",
-    "x",
-    "y",
-)
-GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-GRAPHML_XSD = f"{GRAPHML_NS} {GRAPHML_NS}/1.0/graphml.xsd"
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 @dataclass(frozen=True)
@@ -175,11 +156,11 @@ def export_graph(
         atomic_write(path, lambda tmp: nx.write_gexf(network, tmp))
         paths = (path,)
     elif fmt == "pyg":
-        data = _to_pyg(graph, nodes, edges, selected_users, selected_items)
+        data = to_pyg(graph, nodes, edges, selected_users, selected_items)
         atomic_write(path, lambda tmp: torch.save(data, tmp))
         paths = (path,)
     else:
-        dgl_graph = _to_dgl(graph, nodes, edges, selected_users, selected_items)
+        dgl_graph = to_dgl(graph, nodes, edges, selected_users, selected_items)
         from graphrec.graph.dgl_compat import import_dgl
 
         dgl = import_dgl()
@@ -370,117 +351,6 @@ def edge_table(graph: RatingGraph, edges: np.ndarray | None = None) -> pd.DataFr
     )
 
 
-def to_networkx(nodes: pd.DataFrame, edges: pd.DataFrame, *, viz: bool = False) -> nx.Graph:
-    """An undirected networkx graph of the two tables, with plain str/int/float attributes.
-
-    Missing values are left out of a node (GraphML and GEXF have no null). With ``viz`` the
-    layout is also stored as GEXF ``viz`` positions.
-    """
-    network = nx.Graph()
-    columns = [c for c in nodes.columns if c != "id"]
-    for node_id, row in zip(nodes["id"], nodes[columns].itertuples(index=False), strict=True):
-        attributes = {}
-        for name, value in zip(columns, row, strict=True):
-            plain = _plain(value)
-            if plain is not None:
-                attributes[name] = plain
-        if viz:
-            attributes["viz"] = {"position": {"x": attributes["x"], "y": attributes["y"], "z": 0.0}}
-        network.add_node(node_id, **attributes)
-    ratings = edges["rating"].astype(np.float64).tolist()  # python floats, not float32
-    timestamps = edges["timestamp"].tolist()
-    counts = edges["count"].tolist()
-    network.add_edges_from(
-        (source, target, {"rating": rating, "timestamp": timestamp, "count": count})
-        for source, target, rating, timestamp, count in zip(
-            edges["source"], edges["target"], ratings, timestamps, counts, strict=True
-        )
-    )
-    return network
-
-
-def write_graphml(nodes: pd.DataFrame, edges: pd.DataFrame, path: Path) -> None:
-    """Stream the two tables as an undirected GraphML file, one XML line per node and edge.
-
-    The same document ``networkx.write_graphml`` produces, written directly: without lxml,
-    networkx builds the whole element tree first (about 10 s for ml-100k's 100,000 edges and
-    minutes for ml-1m), while this writer is linear and needs no tree. Attribute types follow
-    the column dtypes (``int``; ``long`` for timestamps; ``double``; ``string``); missing values
-    are left out of the node.
-    """
-    node_columns = [c for c in nodes.columns if c != "id"]
-    edge_columns = list(EDGE_ATTRIBUTES)
-    node_keys = [(f"n{j}", c, _graphml_type(nodes[c])) for j, c in enumerate(node_columns)]
-    edge_keys = [(f"e{j}", c, _graphml_type(edges[c])) for j, c in enumerate(edge_columns)]
-    lines = [
-        "<?xml version='1.0' encoding='utf-8'?>",
-        f'<graphml xmlns="{GRAPHML_NS}" xmlns:xsi="{XSI_NS}" xsi:schemaLocation="{GRAPHML_XSD}">',
-    ]
-    for scope, keys in (("node", node_keys), ("edge", edge_keys)):
-        lines += [
-            f'  <key id="{key}" for="{scope}" attr.name={quoteattr(name)} attr.type="{kind}" />'
-            for key, name, kind in keys
-        ]
-    lines.append('  <graph edgedefault="undirected">')
-    node_cells = [_graphml_cells(nodes[name], key, kind) for key, name, kind in node_keys]
-    # node ids quoted once (edges only join nodes of the table)
-    quoted = {node_id: quoteattr(_xml_safe(node_id)) for node_id in nodes["id"]}
-    lines += [
-        f"    <node id={quoted[node_id]}>{''.join(cells)}</node>"
-        for node_id, *cells in zip(nodes["id"], *node_cells, strict=True)
-    ]
-    edge_cells = [_graphml_cells(edges[name], key, kind) for key, name, kind in edge_keys]
-    lines += [
-        f"    <edge source={quoted[source]} target={quoted[target]}>{''.join(cells)}</edge>"
-        for source, target, *cells in zip(
-            edges["source"], edges["target"], *edge_cells, strict=True
-        )
-    ]
-    lines += ["  </graph>", "</graphml>", ""]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
-
-
-def _graphml_type(column: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(column):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(column):
-        return "long" if column.name == "timestamp" else "int"
-    if pd.api.types.is_float_dtype(column):
-        return "double"
-    return "string"
-
-
-def _graphml_cells(column: pd.Series, key: str, kind: str) -> list[str]:
-    """``<data>`` elements of one column, an empty string where the value is missing."""
-    missing = column.isna().to_numpy()
-    values = column.to_numpy(dtype=object)
-    if kind == "double":
-        text = [repr(float(v)) for v in values]
-    elif kind in ("int", "long"):
-        text = [str(int(v)) if not gone else "" for v, gone in zip(values, missing, strict=True)]
-    elif kind == "boolean":
-        text = [
-            str(bool(v)).lower() if not gone else ""
-            for v, gone in zip(values, missing, strict=True)
-        ]
-    else:
-        text = [
-            escape(_xml_safe(str(v))) if not gone else ""
-            for v, gone in zip(values, missing, strict=True)
-        ]
-    return [
-        "" if gone else f'<data key="{key}">{value}</data>'
-        for value, gone in zip(text, missing, strict=True)
-    ]
-
-
-def _xml_safe(text: str) -> str:
-    """Drop the control characters XML 1.0 cannot hold (a stray byte in a title)."""
-    return _XML_INVALID.sub("", text)
-
-
-# ---------------------------------------------------------------------------- selection
 def _scores_by_user(graph: RatingGraph, node_scores: pd.DataFrame | None) -> pd.DataFrame | None:
     """``node_scores`` indexed by contiguous user id (raw ``user_id`` mapped through Ratings)."""
     if node_scores is None:
@@ -567,108 +437,6 @@ def _layout(
             f"{graph.num_users} and {graph.num_items}"
         )
     return pca_layout(user_emb, item_emb)
-
-
-def _plain(value: Any) -> str | int | float | None:
-    """A GraphML/GEXF-safe python scalar, or None for a missing value."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
-def _local_ids(selected: np.ndarray, ids: np.ndarray) -> torch.Tensor:
-    """Positions of ``ids`` within the sorted ``selected`` ids (relabeling for a subgraph)."""
-    return torch.from_numpy(np.searchsorted(selected, ids).astype(np.int64))
-
-
-def _node_tensors(nodes: pd.DataFrame, kind: str) -> dict[str, torch.Tensor]:
-    part = nodes[nodes["type"] == kind]
-    tensors = {
-        "n_id": torch.tensor(part["index"].to_numpy(np.int64)),  # [n]
-        "degree": torch.tensor(part["degree"].to_numpy(np.int64)),  # [n]
-        "pos": torch.tensor(part[["x", "y"]].to_numpy(np.float32)),  # [n, 2]
-    }
-    if kind == USER:
-        tensors["anomaly_score"] = torch.tensor(
-            part["anomaly_score"].to_numpy(np.float32, na_value=np.nan)
-        )  # [n], NaN unscored
-        tensors["anomaly_label"] = torch.tensor(
-            part["anomaly_label"].to_numpy(np.int64, na_value=-1)
-        )  # [n], -1 unknown
-        for column in _profile_columns(nodes):
-            if pd.api.types.is_integer_dtype(part[column]):
-                tensors[column] = torch.tensor(
-                    part[column].to_numpy(np.int64, na_value=-1)
-                )  # [n], -1 unknown (e.g. age)
-    else:
-        tensors["year"] = torch.tensor(part["year"].to_numpy(np.float32))  # [n], NaN unknown
-    return tensors
-
-
-def _profile_columns(nodes: pd.DataFrame) -> list[str]:
-    """The user attribute columns :func:`_user_profile` added."""
-    return [c for c in nodes.columns if c not in NODE_COLUMNS]
-
-
-def _edge_tensors(
-    graph: RatingGraph, edges: np.ndarray, users: np.ndarray, items: np.ndarray
-) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    index = torch.from_numpy(edges)
-    source = _local_ids(users, graph.user.numpy()[edges])  # [E']
-    target = _local_ids(items, graph.item.numpy()[edges])  # [E']
-    data = {name: getattr(graph, name)[index].clone() for name in EDGE_ATTRIBUTES}  # [E'] each
-    return source, target, data
-
-
-def _to_pyg(
-    graph: RatingGraph, nodes: pd.DataFrame, edges: np.ndarray, users: np.ndarray, items: np.ndarray
-) -> HeteroData:
-    source, target, edge_data = _edge_tensors(graph, edges, users, items)
-    data = HeteroData()
-    for kind, count in ((USER, len(users)), (ITEM, len(items))):
-        data[kind].num_nodes = count
-        for name, tensor in _node_tensors(nodes, kind).items():
-            data[kind][name] = tensor
-        part = nodes[nodes["type"] == kind]
-        data[kind].raw_id = part["raw_id"].tolist()
-        data[kind].label = part["label"].tolist()
-        if kind == USER:  # text attributes (gender, occupation) as lists, like raw_id
-            for column in _profile_columns(nodes):
-                if not pd.api.types.is_integer_dtype(part[column]):
-                    data[kind][column] = [None if pd.isna(v) else str(v) for v in part[column]]
-    forward = torch.stack([source, target])  # [2, E']
-    for edge_type, edge_index in ((RATES, forward), (RATED_BY, forward.flip(0))):
-        data[edge_type].edge_index = edge_index.clone()
-        for name, tensor in edge_data.items():
-            data[edge_type][name] = tensor.clone()
-    return data
-
-
-def _to_dgl(
-    graph: RatingGraph, nodes: pd.DataFrame, edges: np.ndarray, users: np.ndarray, items: np.ndarray
-) -> Any:
-    from graphrec.graph.dgl_compat import import_dgl
-
-    dgl = import_dgl()
-    source, target, edge_data = _edge_tensors(graph, edges, users, items)
-    result = dgl.heterograph(
-        {RATES: (source, target), RATED_BY: (target, source)},
-        num_nodes_dict={USER: len(users), ITEM: len(items)},
-        idtype=torch.int64,
-    )
-    for kind in (USER, ITEM):
-        for name, tensor in _node_tensors(nodes, kind).items():
-            result.nodes[kind].data[name] = tensor
-    for edge_type in (RATES, RATED_BY):
-        for name, tensor in edge_data.items():
-            result.edges[edge_type].data[name] = tensor.clone()
-    return result
 
 
 def _write_tables(

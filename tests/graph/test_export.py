@@ -15,7 +15,8 @@ import graphrec.graph.export as export_module
 from graphrec.data.ratings import Ratings, from_raw_events
 from graphrec.errors import DataError
 from graphrec.graph.dgl_compat import dgl_available
-from graphrec.graph.export import FORMATS, edge_table, export_graph, node_table, to_networkx
+from graphrec.graph.drawing_files import to_networkx
+from graphrec.graph.export import FORMATS, edge_table, export_graph, node_table
 from graphrec.graph.layout import pca_layout, spectral_layout
 from graphrec.graph.rating_graph import RatingGraph
 from graphrec.graph.schema import ITEM, RATED_BY, RATES, USER
