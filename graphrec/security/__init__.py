@@ -15,14 +15,8 @@ from graphrec.security.extraction import (
 )
 from graphrec.security.oracle import Oracle, QueryRefused, load_oracle
 from graphrec.security.queries import autoregressive_queries, label_prefixes, random_queries
-from graphrec.security.surrogate import (
-    SurrogateConfig,
-    build_surrogate,
-    fit_surrogate,
-    list_margin_loss,
-    ranking_margin_loss,
-    sample_outside,
-)
+from graphrec.security.ranking_loss import list_margin_loss, ranking_margin_loss, sample_outside
+from graphrec.security.surrogate import SurrogateConfig, build_surrogate, fit_surrogate
 
 __all__ = [
     "Attack",

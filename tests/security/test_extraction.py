@@ -29,15 +29,13 @@ from graphrec.security.queries import (
     prefix_allowance,
     random_queries,
 )
+from graphrec.security.ranking_loss import list_margin_loss, ranking_margin_loss, sample_outside
 from graphrec.security.surrogate import (
     SurrogateConfig,
     answer_table,
     build_surrogate,
     fit_surrogate,
-    list_margin_loss,
     pseudo_user_graph,
-    ranking_margin_loss,
-    sample_outside,
 )
 
 MAX_LEN = 10

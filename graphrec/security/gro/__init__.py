@@ -13,7 +13,7 @@ top-k list ``a_1..a_k`` as a swap matrix ``A`` (``A[i, a_i] = 1``, shape ``[k, I
    same training graph) scores the items; ``c = A @ S_student``;
 3. student loss = hinge between adjacent ranks (margin ``m1``) + hinge against one sampled item
    outside the list per rank (margin ``m2``): the extraction attack's own loss,
-   :func:`graphrec.security.surrogate.list_margin_loss`, so the student learns as the attacker;
+   :func:`graphrec.security.ranking_loss.list_margin_loss`, so the student learns as the attacker;
 4. ``G = dL_student / dA`` by ``torch.autograd.grad``; ``A'`` = row-wise one-hot of ``argmax G``
    (:func:`swap_targets`): putting item ``a'_i`` at rank ``i`` would hurt the student most;
 5. ``L_swap = (1/k) sum_i max((A_i - A'_i) . S_target + m_swap, 0)`` (:func:`swap_loss`) pushes

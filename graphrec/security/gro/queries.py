@@ -16,7 +16,7 @@ from graphrec.data.split import PAD
 from graphrec.models.batch import SequenceBatch
 from graphrec.models.recommender import top_k_items
 from graphrec.security.oracle import ANONYMOUS_USER
-from graphrec.security.surrogate import sample_outside
+from graphrec.security.ranking_loss import sample_outside
 
 
 # ---------------------------------------------------------------------------- queries

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from graphrec.security.surrogate import list_margin_loss
+from graphrec.security.ranking_loss import list_margin_loss
 
 
 # ---------------------------------------------------------------------------- the GRO pieces

@@ -28,8 +28,8 @@ from graphrec.models.factory import ModelSpec
 from graphrec.progress import progress_bar
 from graphrec.security.gro.queries import ServedLists, serve_queries
 from graphrec.security.gro.swap import student_swap_gradient, swap_loss, swap_matrix, swap_targets
+from graphrec.security.ranking_loss import list_margin_loss
 from graphrec.security.served import served_model_metrics
-from graphrec.security.surrogate import list_margin_loss
 from graphrec.train.checkpoint import save_checkpoint
 from graphrec.train.trainer import build_for_split
 
