@@ -64,6 +64,18 @@ ML-100K, leave one type out, seeds 0-4: F1 0.610 / 0.710 / 0.626 / 0.612 / 0.673
 threshold, 0.639 / 0.731 / 0.636 / 0.612 / 0.680 with the share — the out-of-bag scores of about
 20 labeled anomalies put the F1 optimum low, and the forest flagged 5 % of the unlabeled normals).
 
+With the labeled forest, the labeled rate is only a floor: types that no label shows are absent
+from the labeled sample but present among the unlabeled accounts. So the estimate is the larger
+of the labeled rate and a **probabilistic classify-and-count** (Bella et al., "Quantification via
+probability estimators", ICDM 2010): the forest's scores, calibrated on the labeled accounts'
+out-of-bag scores (isotonic regression), averaged over the unlabeled accounts — an unlabeled
+account that scores like the labeled anomalies (or like the simulated families) counts, whatever
+its type. Measured without timestamps on ML-100K, 20 % labeled, seeds 0-4 (dev harness: one
+simulation per seed, unlabeled families' rows dropped), mean F1 and estimated share (true share
+0.112-0.118): one type never labeled (15 splits per seed) 0.761 at the labeled rate (0.088)
+against 0.756 (0.109); three types (8 random triples per seed) 0.749 (0.076) against 0.763
+(0.091), higher on every seed; five types 0.691 (0.062) against 0.753 (0.086).
+
 Combination: ``score = max(supervised / its threshold, unsupervised / its threshold)``, so
 ``threshold_ = 1`` and an account is flagged when either part flags it. A learned stacking on the
 labeled part was rejected on purpose: the labeled anomalies are all of step-1 types, which the
@@ -78,6 +90,7 @@ import logging
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold
 
 from graphrec.anomaly.detectors.base import DEFAULT_CONTAMINATION, Detector, percentile_threshold
@@ -284,12 +297,23 @@ class SemiSupervisedDetector(Detector):
         labeled, positives = ~np.isnan(y), int((y == 1).sum())
         if (y == 0).sum() >= MIN_NORMALS:
             estimate = positives / int(labeled.sum())
+            if self.labeled_ is not None and not labeled.all():
+                estimate = max(estimate, self._classify_and_count(y))
         elif self.forests_:
             c = float(np.mean(self._supervised(ratings, features, y)[y == 1]))
             estimate = positives / max(c, EPS) / len(y)
         else:
             estimate = self.contamination
         return float(np.clip(estimate, 1.0 / len(y), 0.5))
+
+    def _classify_and_count(self, y: np.ndarray) -> float:
+        """The labeled forest's estimate of the share of anomalies among the unlabeled accounts:
+        its scores calibrated on the labeled accounts' out-of-bag scores, averaged."""
+        assert self.labeled_ is not None
+        scores, labeled = self.labeled_.decision_score_, ~np.isnan(y)
+        calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        calibration.fit(scores[labeled], y[labeled])
+        return float(calibration.predict(scores[~labeled]).mean())
 
     def _fit_pu(self, ratings: Ratings, features: pd.DataFrame, y: np.ndarray) -> None:
         positive = y == 1  # NaN compares False: unlabeled accounts count as "unlabeled" (0)
