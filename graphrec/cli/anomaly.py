@@ -45,8 +45,8 @@ ContaminationOption = Annotated[
     float | None,
     typer.Option(
         help="Share of anomalous accounts, when you know it. Omitted: estimated from the labels "
-        "(their positive rate, or a PU estimate when only anomalies are labeled); 0.07 without "
-        "labels."
+        "(their positive rate, raised when the detector finds more unlabeled accounts that score "
+        "like anomalies, or a PU estimate when only anomalies are labeled); 0.07 without labels."
     ),
 ]
 NoTimeOption = Annotated[
