@@ -4,51 +4,35 @@ Event files can hold tens of millions of rows (ml-20m, ml-25m), so they are pars
 parser with typed columns. That fast path says nothing useful when it fails ("could not convert
 string to float"), so on any failure the file is parsed again with every column as text, and the
 first offending row is located vectorially and reported as ``file:line: problem``, the line
-counted as an editor counts it (1-based, header and blank lines included). Metadata files are a
-few thousand lines: they are split in Python, which gives exact line numbers even for quoted CSV.
+counted as an editor counts it (1-based, header and blank lines included; that slow pass is
+:mod:`graphrec.data.sources.bad_lines`). Metadata files are a few thousand lines: they are split
+in Python, which gives exact line numbers even for quoted CSV.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from graphrec.errors import DataError, format_location
+from graphrec.data.sources.bad_lines import (
+    FieldLayout,
+    decode_error,
+    locate_bad_line,
+    read_layout,
+    select_fields,
+    split_fields,
+)
+from graphrec.errors import DataError, Located, format_location
 
 logger = logging.getLogger(__name__)
 
 NUMERIC_KINDS = ("int64", "float64")
-
-
-@dataclass(frozen=True)
-class Located:
-    """Turns a data row index into the place a person would look.
-
-    Attributes:
-        path: the file.
-        first_line: the file line of data row 0 (2 with a header, 1 without); None for files
-            addressed by row (Parquet).
-    """
-
-    path: Path
-    first_line: int | None
-
-    def where(self, row: int) -> str:
-        """``file:line`` for a text file, ``file: row N`` (1-based) for a row-addressed one."""
-        if self.first_line is None:
-            return f"{self.path}: row {int(row) + 1}"
-        return format_location(self.path, int(row) + self.first_line)
-
-    def error(self, row: int, problem: str) -> DataError:
-        return DataError(f"{self.where(row)}: {problem}")
 
 
 def require_file(folder: Path, filename: str, what: str) -> Path:
@@ -93,7 +77,7 @@ def read_header(
     check_nonempty(path)
     with open(path, encoding=encoding, errors="replace", newline="") as handle:
         first = handle.readline()
-    fields = _split(first.rstrip("\r\n"), sep, quoted)
+    fields = split_fields(first.rstrip("\r\n"), sep, quoted)
     if not any(f.strip() for f in fields):
         raise DataError(f"{format_location(path, 1)}: empty header line")
     fields[0] = fields[0].lstrip("\ufeff")  # a byte-order mark from spreadsheet exports
@@ -149,22 +133,22 @@ def read_fields(
             raise ValueError(f"bad kind {kind!r} for field {name!r}")
     check_nonempty(path)
     located = Located(path, 2 if header else 1)
-    spec = _Spec(names=tuple(names), sep=sep, quoted=quoted, encoding=encoding)
+    spec = FieldLayout(names=tuple(names), sep=sep, quoted=quoted, encoding=encoding)
     required = [n for n in names if n not in optional]
     try:
         frame = _read(path, spec, header, kinds)
         if _fast_path_ok(frame, spec, required):
-            frame = _select(frame, spec)
+            frame = select_fields(frame, spec)
             if len(frame) == 0:
                 raise DataError(f"{path}: no data rows")
             return frame, located
     except UnicodeDecodeError:
-        raise _decode_error(path, encoding) from None
+        raise decode_error(path, encoding) from None
     except (ValueError, OverflowError) as exc:  # typed parse failed: diagnose below
         if isinstance(exc, DataError):
             raise
         logger.debug("fast parse of %s failed (%s); locating the bad line", path, exc)
-    return _diagnose(path, spec, header, kinds, required, located), located
+    return locate_bad_line(path, spec, header, kinds, required, located), located
 
 
 def split_lines(
@@ -185,7 +169,7 @@ def split_lines(
     try:
         text = path.read_text(encoding=encoding)
     except UnicodeDecodeError:
-        raise _decode_error(path, encoding) from None
+        raise decode_error(path, encoding) from None
     if quoted:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
         rows: Iterator[tuple[int, list[str]]] = ((reader.line_num, row) for row in reader)
@@ -292,60 +276,17 @@ def first_bad(
 # --- internals -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Spec:
-    """How logical fields sit on a physical line (``::`` becomes ``:`` plus empty fillers)."""
-
-    names: tuple[str, ...]
-    sep: str
-    quoted: bool
-    encoding: str
-
-    @property
-    def double(self) -> bool:
-        return self.sep == "::"
-
-    @property
-    def physical_sep(self) -> str:
-        return ":" if self.double else self.sep
-
-    @property
-    def width(self) -> int:
-        """Physical field count of a good line."""
-        return 2 * len(self.names) - 1 if self.double else len(self.names)
-
-    def position(self, j: int) -> int:
-        """Physical column of logical field ``j``."""
-        return 2 * j if self.double else j
-
-
-def _read(path: Path, spec: _Spec, header: bool, kinds: Mapping[str, str]) -> pd.DataFrame | None:
+def _read(
+    path: Path, spec: FieldLayout, header: bool, kinds: Mapping[str, str]
+) -> pd.DataFrame | None:
     dtype: dict[int, object] = {spec.position(j): str for j in range(len(spec.names))}
     for j, name in enumerate(spec.names):
         if name in kinds:
             dtype[spec.position(j)] = kinds[name]
-    return _read_csv(path, spec, header, dtype)
+    return read_layout(path, spec, header, dtype)
 
 
-def _read_csv(path: Path, spec: _Spec, header: bool, dtype: object) -> pd.DataFrame:
-    """The one ``read_csv`` call of both passes, so the fast and the exact pass read alike."""
-    return pd.read_csv(
-        path,
-        sep=spec.physical_sep,
-        header=None,
-        skiprows=1 if header else 0,
-        dtype=dtype,
-        keep_default_na=False,
-        na_values=[""],
-        skip_blank_lines=False,
-        quoting=csv.QUOTE_MINIMAL if spec.quoted else csv.QUOTE_NONE,
-        encoding=spec.encoding,
-        engine="c",
-        low_memory=False,
-    )
-
-
-def _fast_path_ok(frame: pd.DataFrame, spec: _Spec, required: Sequence[str]) -> bool:
+def _fast_path_ok(frame: pd.DataFrame, spec: FieldLayout, required: Sequence[str]) -> bool:
     if frame.shape[1] != spec.width:
         return False
     frame.dropna(how="all", inplace=True)  # blank lines; the index keeps their place
@@ -357,156 +298,6 @@ def _fast_path_ok(frame: pd.DataFrame, spec: _Spec, required: Sequence[str]) -> 
         if frame[fillers].notna().to_numpy().any():
             return False
     return True
-
-
-def _select(frame: pd.DataFrame, spec: _Spec) -> pd.DataFrame:
-    out = frame[[spec.position(j) for j in range(len(spec.names))]]
-    out.columns = list(spec.names)
-    return out
-
-
-def _diagnose(
-    path: Path,
-    spec: _Spec,
-    header: bool,
-    kinds: Mapping[str, str],
-    required: Sequence[str],
-    located: Located,
-) -> pd.DataFrame:
-    """Slow, exact pass: every field as text, the first bad row reported, else the typed frame."""
-    try:
-        raw = _read_csv(path, spec, header, str)
-    except UnicodeDecodeError:
-        raise _decode_error(path, spec.encoding) from None
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: no data rows" + (" after the header" if header else "")) from None
-    except (pd.errors.ParserError, ValueError):
-        raise _width_error(path, spec, header) from None
-    raw = raw.dropna(how="all")
-    if len(raw) == 0:
-        raise DataError(f"{path}: no data rows")
-    if raw.shape[1] < spec.width:
-        raise located.error(raw.index[0], _width_problem_at(path, spec, located, raw.index[0]))
-    # (position in raw, problem); a None problem is worded from the raw line
-    problems: list[tuple[int, str | None]] = []
-
-    def note(mask: np.ndarray, word: Callable[[int], str | None]) -> None:
-        if mask.any():
-            i = int(np.argmax(mask))
-            problems.append((i, word(i)))
-
-    if raw.shape[1] > spec.width:
-        note(raw.iloc[:, spec.width :].notna().any(axis=1).to_numpy(), lambda i: None)
-    required_pos = [spec.position(spec.names.index(n)) for n in required]
-    note(raw[required_pos].isna().any(axis=1).to_numpy(), lambda i: None)
-    if spec.double:
-        fillers = [spec.position(j) + 1 for j in range(len(spec.names) - 1)]
-        note(
-            raw[fillers].notna().any(axis=1).to_numpy(),
-            lambda i: "malformed line: fields must be separated by '::'",
-        )
-    for name, kind in kinds.items():
-        text = raw[spec.position(spec.names.index(name))]
-        note(*_numeric_problems(text, name, kind))
-    if problems:
-        i, problem = min(problems, key=lambda p: p[0])
-        row = raw.index[i]
-        raise located.error(row, problem or _width_problem_at(path, spec, located, row))
-    frame = _select(raw, spec)
-    for name, kind in kinds.items():
-        frame[name] = pd.to_numeric(frame[name]).astype(kind)
-    return frame
-
-
-def _numeric_problems(
-    text: pd.Series, name: str, kind: str
-) -> tuple[np.ndarray, Callable[[int], str]]:
-    """Rows of a text column that are not numbers (or not integers), and how to word one."""
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
-    bad = text.notna().to_numpy() & np.isnan(numbers)
-    if kind == "int64":
-        finite = np.isfinite(numbers)
-        bad |= np.isinf(numbers)
-        bad[finite] |= numbers[finite] != np.round(numbers[finite])
-
-    def word(i: int) -> str:
-        value = text.iat[i]
-        if str(value).strip().lower() in {"nan", "na", "n/a", "null", "none"}:
-            return f"{name} is NaN ({value!r})"
-        noun = "an integer" if kind == "int64" else "a number"
-        return f"{name} {value!r} is not {noun}"
-
-    return bad, word
-
-
-def _width_problem_at(path: Path, spec: _Spec, located: Located, row: int) -> str:
-    """Word a missing-field problem by looking at the raw line."""
-    assert located.first_line is not None
-    line = _raw_line(path, row + located.first_line, spec.encoding)
-    fields = _split(line, spec.physical_sep, spec.quoted)
-    found = _logical_count(fields, spec)
-    if found != len(spec.names):
-        return f"expected {len(spec.names)} fields separated by {spec.sep!r}, found {found}"
-    if len(fields) != spec.width:
-        return f"malformed line: fields must be separated by {spec.sep!r}"
-    empty = [n for j, n in enumerate(spec.names) if not fields[spec.position(j)].strip()]
-    return f"empty value for {', '.join(empty)}" if empty else "malformed line"
-
-
-def _width_error(path: Path, spec: _Spec, header: bool) -> DataError:
-    """Scan lines for the first with the wrong field count (the C parser's own message is vague)."""
-    with open(path, encoding=spec.encoding, errors="replace", newline="") as handle:
-        if spec.quoted:
-            reader = csv.reader(handle, delimiter=spec.physical_sep)
-            rows: Iterator[tuple[int, list[str]]] = ((reader.line_num, r) for r in reader)
-        else:
-            rows = (
-                (n, line.rstrip("\r\n").split(spec.physical_sep))
-                for n, line in enumerate(handle, start=1)
-            )
-        for line, fields in rows:
-            if (header and line == 1) or not fields or fields == [""]:
-                continue
-            if len(fields) != spec.width:
-                found = _logical_count(fields, spec)
-                problem = (
-                    f"expected {len(spec.names)} fields separated by {spec.sep!r}, found {found}"
-                    if found != len(spec.names)
-                    else f"malformed line: fields must be separated by {spec.sep!r}"
-                )
-                return DataError(f"{format_location(path, line)}: {problem}")
-    return DataError(f"{path}: cannot be parsed as {spec.sep!r}-separated fields")
-
-
-def _logical_count(fields: list[str], spec: _Spec) -> int:
-    """Fields a person would count: ``a:b::c`` is 2 fields for a ``::`` file, not 4."""
-    return len(spec.physical_sep.join(fields).split(spec.sep)) if spec.double else len(fields)
-
-
-def _raw_line(path: Path, line: int, encoding: str) -> str:
-    with open(path, encoding=encoding, errors="replace", newline="") as handle:
-        text = next(itertools.islice(handle, line - 1, None), "")
-    return text.rstrip("\r\n")
-
-
-def _split(line: str, sep: str, quoted: bool) -> list[str]:
-    if quoted:
-        return next(csv.reader([line], delimiter=sep), [])
-    return line.split(sep)
-
-
-def _decode_error(path: Path, encoding: str) -> DataError:
-    """Find the first line that is not valid text in ``encoding``."""
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                raw.decode(encoding)
-            except UnicodeDecodeError as exc:
-                return DataError(
-                    f"{format_location(path, number)}: not valid {encoding} text "
-                    f"(byte {raw[exc.start]:#04x} at column {exc.start + 1})"
-                )
-    return DataError(f"{path}: not valid {encoding} text")
 
 
 def _first_missing(missing: np.ndarray, values: pd.Series, located: Located, column: str) -> None:

@@ -15,7 +15,6 @@ import pandas as pd
 
 from graphrec.data.ratings import Ratings, from_raw_events
 from graphrec.data.sources.parsing import (
-    Located,
     check_nonempty,
     check_range,
     first_bad,
@@ -24,7 +23,7 @@ from graphrec.data.sources.parsing import (
     require_columns,
     to_epoch_seconds,
 )
-from graphrec.errors import DataError
+from graphrec.errors import DataError, Located
 
 RATING_LOW, RATING_HIGH = 0.0, 10.0
 """Accepted ratings: 0 < r ≤ 10 (stars, half stars, ten-point scales)."""
