@@ -42,67 +42,37 @@ the published sizes of one real dataset. The model, step by step:
    the user so they follow the consumption order.
 
 Every random stream comes from one :class:`numpy.random.SeedSequence`, so the output is a pure
-function of ``(preset, seed, scale)``.
+function of ``(preset, seed, scale)``. Step 4 lives in :mod:`graphrec.data.item_choice`, the
+datasets' published figures in :mod:`graphrec.data.synthetic_presets`.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
+from graphrec.data.item_choice import CHUNK_CELLS, choose_items
 from graphrec.data.ratings import Ratings
+from graphrec.data.synthetic_presets import (
+    GENRE_COUNT_SHARES,
+    GENRE_SHARES,
+    GENRES,
+    MALE_SHARE,
+    OCCUPATION_COUNTS,
+    OCCUPATIONS,
+    PRESETS,
+    Preset,
+)
 
 logger = logging.getLogger(__name__)
 
-GENRES = (
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-)
-# Share of ml-100k items listing each genre (same order as GENRES).
-GENRE_SHARES = np.array(
-    [.149, .080, .025, .073, .300, .065, .030, .431, .013, .014, .055, .033, .036, .147, .060,
-     .149, .042, .016]
-)  # fmt: skip
-# Share of ml-100k items with 1, 2, … 6 genres.
-GENRE_COUNT_SHARES = np.array([0.4953, 0.3383, 0.1278, 0.0303, 0.0065, 0.0018])
-OCCUPATIONS = (
-    "student", "other", "educator", "administrator", "engineer", "programmer", "librarian",
-    "writer", "executive", "scientist", "artist", "technician", "marketing", "entertainment",
-    "healthcare", "retired", "lawyer", "salesman", "none", "homemaker", "doctor",
-)  # fmt: skip
-OCCUPATION_COUNTS = np.array(
-    [196, 105, 95, 79, 67, 66, 51, 45, 32, 31, 28, 27, 26, 18, 16, 14, 12, 12, 9, 7, 7]
-)
-MALE_SHARE = 0.71  # ml-100k: 670 of 943 users
 
 LATENT_DIM = 16
 ITEM_NOISE = 0.45  # item factor noise around its genres' centroid (centroid norm ≈ 1)
 USER_NOISE = 0.35  # user factor noise around the mix of favourite genres
-AFFINITY_SCALE = 3.0  # β: how strongly taste beats popularity inside the candidate pool
-CANDIDATE_RATIO = 3.0  # candidate pool ≈ this many distinct items per chosen item
-MAX_POOL_FACTOR = 4  # pools wider than this × the catalogue give way to the dense exact draw
-CHUNK_CELLS = 2_000_000  # users × candidates scored at once (memory ≈ LATENT_DIM × 4 B × this)
 ORDER_NOISE = 0.15  # noise of the drift ordering key (projections spread about ±0.7)
 RATING_AFFINITY = 1.0  # γ: weight of taste in the latent rating score
 RATING_NOISE = 0.8
@@ -116,100 +86,6 @@ ACTIVE_DAYS_MEDIAN = 30.0
 ACTIVE_DAYS_SIGMA = 1.5
 RECENT_YEAR_SHARE = 0.75  # items from the last few years before the dataset ends
 SECONDS_PER_DAY = 86_400
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Published size and shape of one real MovieLens dataset.
-
-    Attributes:
-        num_users: users (each with at least ``min_user_events`` ratings).
-        num_items: items with at least one rating.
-        num_ratings: rating events.
-        start: first rating date (ISO).
-        end: last rating date (ISO).
-        rating_values: the rating scale.
-        rating_shares: the share of events at each rating value.
-        activity_shape: Gamma shape of events per user above the minimum (sets the Gini).
-        popularity_exponent: Zipf exponent ``a`` of the item popularity weights.
-        popularity_cutoff: exponential cutoff of the popularity weights, as a share of the
-            catalogue (smaller = a thinner tail).
-        max_user_events: the most ratings of one user (the cap scales with the catalogue).
-        min_user_events: MovieLens keeps only users with at least this many ratings.
-    """
-
-    num_users: int
-    num_items: int
-    num_ratings: int
-    start: str
-    end: str
-    rating_values: tuple[float, ...]
-    rating_shares: tuple[float, ...]
-    activity_shape: float
-    popularity_exponent: float
-    popularity_cutoff: float
-    max_user_events: int
-    min_user_events: int = 20
-
-
-_STARS = (1.0, 2.0, 3.0, 4.0, 5.0)
-_HALF_STARS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
-
-PRESETS: dict[str, Preset] = {
-    # Sizes, dates, rating shares (per-value counts ÷ ratings) and the most active user's count are
-    # the real datasets'. The shape parameters are fitted: ml-100k's to its activity and popularity
-    # Gini; ml-1m's and ml-20m's to the published item-count median / mean and maximum.
-    "ml-100k": Preset(
-        num_users=943,
-        num_items=1_682,
-        num_ratings=100_000,
-        start="1997-09-20",
-        end="1998-04-23",
-        rating_values=_STARS,
-        rating_shares=(0.0611, 0.1137, 0.27145, 0.34174, 0.21201),
-        activity_shape=0.6,
-        popularity_exponent=0.3,
-        popularity_cutoff=0.22,
-        max_user_events=737,
-    ),
-    "ml-1m": Preset(
-        num_users=6_040,
-        num_items=3_706,
-        num_ratings=1_000_209,
-        start="2000-04-25",
-        end="2003-02-28",
-        rating_values=_STARS,
-        rating_shares=(0.05616, 0.10753, 0.26114, 0.34889, 0.22626),
-        activity_shape=0.6,
-        popularity_exponent=0.3,
-        popularity_cutoff=0.25,
-        max_user_events=2_314,
-    ),
-    "ml-20m": Preset(
-        num_users=138_493,
-        num_items=26_744,
-        num_ratings=20_000_263,
-        start="1995-01-09",
-        end="2015-03-31",
-        rating_values=_HALF_STARS,
-        rating_shares=(
-            0.01196,
-            0.03404,
-            0.01396,
-            0.07155,
-            0.04417,
-            0.21456,
-            0.11001,
-            0.27809,
-            0.07674,
-            0.14493,
-        ),
-        activity_shape=0.45,
-        popularity_exponent=0.45,
-        popularity_cutoff=0.1,
-        max_user_events=9_254,
-    ),
-}
 
 
 def generate(preset: str = "ml-100k", seed: int = 0, *, scale: float = 1.0) -> Ratings:
@@ -253,7 +129,7 @@ def generate(preset: str = "ml-100k", seed: int = 0, *, scale: float = 1.0) -> R
     user_factors, drift = _user_factors(num_users, genre_centroids, rng_users)  # [U, k] x2
     activity = _activity(num_users, num_ratings, num_items, spec, rng_activity)  # [U]
 
-    users, chosen = _choose_items(activity, popularity, user_factors, item_factors, rng_choice)
+    users, chosen = choose_items(activity, popularity, user_factors, item_factors, rng_choice)
     chosen = _rate_every_item(chosen, num_items, rng_choice)
     order = _drift_order(users, chosen, item_factors, drift, rng_order)
     users, chosen = users[order], chosen[order]
@@ -434,140 +310,6 @@ def _activity(
     return counts + floor
 
 
-def _choose_items(
-    activity: np.ndarray,
-    popularity: np.ndarray,
-    user_factors: np.ndarray,
-    item_factors: np.ndarray,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's distinct items by sampling–importance–resampling Gumbel-top-k.
-
-    Returns:
-        users and items of all events, [sum(activity)] int64 each, grouped by user.
-    """
-    num_users = len(activity)
-    alias = _AliasSampler(np.exp(popularity - popularity.max()))
-    by_activity = np.argsort(activity, kind="stable")  # chunks of similar pool size
-    pool = np.ceil(CANDIDATE_RATIO * activity).astype(np.int64)
-    # Chunk boundaries: consecutive users (by activity) while rows x widest pool <= CHUNK_CELLS.
-    bounds = [0]
-    while bounds[-1] < num_users:
-        begin = bounds[-1]
-        rows = np.arange(1, num_users - begin + 1)  # candidate chunk sizes
-        fits = rows * pool[by_activity[begin:]] <= CHUNK_CELLS  # pool is ascending along here
-        bounds.append(begin + max(1, int(np.count_nonzero(fits))))
-    out_users, out_items = [], []
-    chunks = zip(bounds[:-1], bounds[1:], strict=True)
-    # A bar only where it matters: ml-20m scale takes tens of seconds, ml-100k a fraction of one.
-    quiet = len(bounds) < 20 or not logging.getLogger(__name__).isEnabledFor(logging.INFO)
-    for begin, end in tqdm(chunks, total=len(bounds) - 1, desc="users", disable=quiet):
-        chunk = by_activity[begin:end]
-        items = _choose_chunk(
-            chunk, activity, pool, popularity, alias, user_factors, item_factors, rng
-        )
-        out_users.append(np.repeat(chunk, activity[chunk]))
-        out_items.append(items)
-    users = np.concatenate(out_users)
-    items = np.concatenate(out_items)
-    order = np.argsort(users, kind="stable")
-    return users[order], items[order]
-
-
-class _AliasSampler:
-    """Walker's alias method: O(1) draws from a fixed discrete distribution.
-
-    Binary search (``np.searchsorted`` on the cumulative weights) costs a cache miss per step on
-    tens of millions of draws; the alias table costs two lookups (Vose, "A Linear Algorithm for
-    Generating Random Numbers with a Given Distribution", IEEE TSE 17(9), 1991).
-    """
-
-    def __init__(self, weights: np.ndarray) -> None:
-        n = len(weights)
-        scaled = weights * (n / weights.sum())  # [n], mean 1
-        self.accept = np.ones(n)
-        self.alias = np.arange(n)
-        small = [i for i in range(n) if scaled[i] < 1.0]
-        large = [i for i in range(n) if scaled[i] >= 1.0]
-        while small and large:
-            low, high = small.pop(), large.pop()
-            self.accept[low] = scaled[low]
-            self.alias[low] = high
-            scaled[high] -= 1.0 - scaled[low]
-            (small if scaled[high] < 1.0 else large).append(high)
-
-    def draw(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-        column = rng.integers(0, len(self.accept), size=shape)
-        keep = rng.random(shape) < self.accept[column]
-        return np.where(keep, column, self.alias[column])
-
-
-def _choose_chunk(
-    chunk: np.ndarray,
-    activity: np.ndarray,
-    pool: np.ndarray,
-    popularity: np.ndarray,
-    alias: _AliasSampler,
-    user_factors: np.ndarray,
-    item_factors: np.ndarray,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Items of one chunk of users, concatenated in the chunk's user order.
-
-    Rows whose pool holds too few distinct items draw again with a pool twice as wide; past
-    ``MAX_POOL_FACTOR`` times the catalogue (heavy users of a steep popularity curve) they fall
-    back to the exact dense Gumbel-top-k over the whole catalogue.
-    """
-    need = activity[chunk]  # [B]
-    width = int(pool[chunk].max())
-    num_items = len(popularity)
-    offsets = np.concatenate([[0], np.cumsum(need)[:-1]])  # [B] where each row's items go
-    chosen = np.empty(int(need.sum()), dtype=np.int64)
-    todo = np.arange(len(chunk))
-    while len(todo) and width <= MAX_POOL_FACTOR * num_items:
-        cand = alias.draw(rng, (len(todo), width))  # [B, C]
-        taste = user_factors[chunk[todo]][:, :, None]  # [B, k, 1]
-        affinity = np.matmul(item_factors[cand], taste)[..., 0]  # [B, C]
-        score = AFFINITY_SCALE * affinity + rng.gumbel(size=cand.shape)  # [B, C]
-        ranked = np.take_along_axis(cand, np.argsort(-score, axis=1), axis=1)  # [B, C] best first
-        # An item drawn m times keeps its best copy: the max of m Gumbels is a Gumbel shifted by
-        # log m, which restores the popularity weight that deduplication would otherwise flatten.
-        keep = ~_later_copies(ranked)  # [B, C]
-        enough = keep.sum(axis=1) >= need[todo]  # [B] enough distinct items
-        take = keep & (np.cumsum(keep, axis=1) <= need[todo][:, None])  # [B, C]
-        done = todo[enough]
-        chosen[_segment_positions(offsets[done], need[done])] = ranked[enough][take[enough]]
-        todo = todo[~enough]
-        width *= 2
-    if len(todo):
-        rows = chunk[todo]
-        score = popularity + AFFINITY_SCALE * (user_factors[rows] @ item_factors.T)  # [B, I]
-        score += rng.gumbel(size=score.shape)
-        best = np.argsort(-score, axis=1)  # [B, I]
-        take = np.arange(num_items) < need[todo][:, None]  # [B, I]
-        chosen[_segment_positions(offsets[todo], need[todo])] = best[take]
-    return chosen
-
-
-def _later_copies(ranked: np.ndarray) -> np.ndarray:
-    """Mask of entries whose item already appears earlier in the same row.
-
-    One integer sort of ``item * C + position`` groups each row's copies with the earliest first,
-    cheaper than a two-key lexsort.
-
-    Shapes:
-        ranked: [B, C] item ids; output: [B, C] bool.
-    """
-    width = ranked.shape[1]
-    key = np.sort(ranked * width + np.arange(width), axis=1)  # [B, C]
-    item, position = np.divmod(key, width)
-    later = np.zeros(ranked.shape, dtype=bool)
-    later[:, 1:] = item[:, 1:] == item[:, :-1]  # same item as the previous (better) copy
-    out = np.zeros(ranked.shape, dtype=bool)
-    np.put_along_axis(out, position, later, axis=1)
-    return out
-
-
 def _rate_every_item(items: np.ndarray, num_items: int, rng: np.random.Generator) -> np.ndarray:
     """Give each never-chosen item one event, taken from a random event of a repeatedly rated item.
 
@@ -592,13 +334,6 @@ def _rate_every_item(items: np.ndarray, num_items: int, rng: np.random.Generator
     items = items.copy()
     items[rng.choice(donors, size=len(unrated), replace=False)] = unrated
     return items
-
-
-def _segment_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenated ``range(start, start + length)`` for each pair, without a Python loop."""
-    total = int(lengths.sum())
-    first = np.cumsum(lengths) - lengths  # [R] where each segment begins in the output
-    return np.repeat(starts - first, lengths) + np.arange(total)
 
 
 def _rowwise_dot(
