@@ -125,11 +125,18 @@ def detect_row(
 
 # ------------------------------------------------------------------------------ protocols
 def hidden_sets(kinds: list[str], k: int, splits: int, seed: int) -> list[tuple[str, ...]]:
-    """Every type alone (``k`` = 1), else ``splits`` random sets of ``k`` types."""
+    """Every type alone (``k`` = 1), else ``splits`` distinct random sets of ``k`` types."""
     if k == 1:
         return [(kind,) for kind in kinds]
     rng = np.random.default_rng([seed, k])
-    return [tuple(sorted(rng.choice(kinds, size=k, replace=False))) for _ in range(splits)]
+    sets: list[tuple[str, ...]] = []
+    for _ in range(100 * splits):  # distinct sets: a repeat would count one split twice
+        drawn = tuple(sorted(str(kind) for kind in rng.choice(kinds, size=k, replace=False)))
+        if drawn not in sets:
+            sets.append(drawn)
+        if len(sets) == splits:
+            break
+    return sets
 
 
 def leave_one_type_out(
