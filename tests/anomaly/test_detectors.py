@@ -201,31 +201,25 @@ def test_share_counts_anomalies_of_types_no_label_shows(small: Ratings) -> None:
 
 
 def test_labeled_forest_threshold_flags_the_estimated_share(small: Ratings) -> None:
-    # Enough labels of each class for the labeled forest; its threshold is set so that the
-    # forest OR the unsupervised part flags the estimated share of the unlabeled accounts.
+    # Enough labels of each class for the labeled forest; its threshold comes from the share.
     task = make_task(small, 1, seed=5, config=textbook_config(bots=True), test_share=0.5)
     y = task.label_series().to_numpy()
     unlabeled = np.isnan(y)
     by_share = SemiSupervisedDetector(inputs=FAST, n_estimators=50).fit(task.ratings, y)
     assert by_share.supervised_source_ == "labeled"
+    supervised = by_share.labeled_.decision_score_[unlabeled]
 
-    def flags_share(detector: SemiSupervisedDetector, share: float) -> bool:
+    def flags_share(threshold: float, share: float) -> bool:
         # forest scores tie: the share lies between "above" and "at or above" the threshold,
-        # give or take the one account that rounding the count moves
-        supervised = detector.labeled_.decision_score_[unlabeled]
-        taken = (detector.unsupervised_.decision_score_ >= detector.unsupervised_threshold_)[
-            unlabeled
-        ]
-        threshold = detector.supervised_thresholds_[0]
+        # give or take the one account the quantile interpolates across
         step = 1.0 / len(supervised)
-        above = ((supervised > threshold) | taken).mean()
-        at = ((supervised >= threshold) | taken).mean()
+        above, at = (supervised > threshold).mean(), (supervised >= threshold).mean()
         return above - step <= share <= at + step
 
-    assert flags_share(by_share, by_share.prevalence_)
+    assert flags_share(by_share.supervised_thresholds_[0], by_share.prevalence_)
     forced = SemiSupervisedDetector(inputs=FAST, n_estimators=50, contamination=0.3)
     forced.fit(task.ratings, y)
-    assert flags_share(forced, 0.3)
+    assert flags_share(forced.supervised_thresholds_[0], 0.3)
     assert forced.supervised_thresholds_[0] < by_share.supervised_thresholds_[0]
     by_f1 = SemiSupervisedDetector(inputs=FAST, n_estimators=50, threshold_rule="f1")
     by_f1.fit(task.ratings, y)

@@ -79,16 +79,6 @@ against 0.756 (0.109); three types (8 random triples per seed) 0.749 (0.076) aga
 timestamps and 0.844 → 0.852 with them; three types (``--hidden-types 3``), 0.747 → 0.771 and
 0.790 → 0.846, the recall of the never-labeled types 0.57 → 0.67 and 0.59 → 0.81.
 
-The estimate is a count of anomalies, so the labeled forest's threshold makes the *union* of the
-two parts flag it: the unlabeled accounts the unsupervised part flags are counted first and the
-forest's best-scored others fill the rest. Setting the forest alone at the share, as before,
-flagged the share plus whatever only the unsupervised part caught — precision paid for it.
-Measured on ML-100K, leave one type out, 20 % labeled (dev harness with each split's stored
-scores; mean F1 over the 15 splits): without timestamps, seeds 0-4, 0.721 / 0.777 / 0.797 /
-0.733 / 0.759 with the forest alone at the share against 0.728 / 0.778 / 0.807 / 0.736 / 0.756
-with the union; with timestamps, seeds 0-2, 0.828 / 0.887 / 0.842 against 0.841 / 0.889 /
-0.861. With the true share in place of the estimate the union wins on all eight.
-
 Combination: ``score = max(supervised / its threshold, unsupervised / its threshold)``, so
 ``threshold_ = 1`` and an account is flagged when either part flags it. A learned stacking on the
 labeled part was rejected on purpose: the labeled anomalies are all of step-1 types, which the
@@ -259,6 +249,7 @@ class SemiSupervisedDetector(Detector):
                 )
                 self.labeled_.fit(ratings, y, types)
                 self._fitted_key, self._fit_labels = fingerprint(ratings), y.copy()
+                self.supervised_thresholds_ = [self._labeled_threshold(ratings, features, y)]
             else:
                 self._fit_pu(ratings, features, y)
         else:
@@ -274,9 +265,6 @@ class SemiSupervisedDetector(Detector):
             self.unsupervised_threshold_ = _fpr_threshold(unsup[normals], self.fpr)
         else:
             self.unsupervised_threshold_ = percentile_threshold(unsup, share)
-        if self.labeled_ is not None:
-            taken = unsup >= self.unsupervised_threshold_
-            self.supervised_thresholds_ = [self._labeled_threshold(y, share, taken)]
         self.threshold_ = 1.0
         if not self.supervised_thresholds_:
             return self._combine(None, unsup, None)
@@ -294,24 +282,18 @@ class SemiSupervisedDetector(Detector):
         enough = min(int((y == 0).sum()), int((y == 1).sum())) >= MIN_LABELED_FOR_FOREST
         return "labeled" if enough else "pu"
 
-    def _labeled_threshold(self, y: np.ndarray, share: float, taken: np.ndarray) -> float:
+    def _labeled_threshold(self, ratings: Ratings, features: pd.DataFrame, y: np.ndarray) -> float:
         """The labeled forest's threshold: its out-of-bag F1 threshold (``threshold_rule="f1"``
-        or no unlabeled account), else the score at which the forest and the unsupervised part
-        together flag ``share`` of the unlabeled accounts: the accounts the unsupervised part
-        already flags (``taken``) are counted first, the forest's best-scored others fill the
-        rest (see "Share of anomalies" in the module docstring)."""
+        or no unlabeled account), else the score that flags the share of anomalies
+        (:meth:`_prevalence`, or ``contamination`` when given) among the unlabeled accounts."""
         assert self.labeled_ is not None
         unlabeled = np.isnan(y)
         if self.threshold_rule == BEST_F1 or not unlabeled.any():
             return float(self.labeled_.threshold_)
+        given = self.contamination_given
+        share = self.contamination if given else self._prevalence(ratings, features, y)
         scores = self.labeled_.decision_score_[unlabeled]
-        rest = np.sort(scores[~taken[unlabeled]])[::-1]
-        wanted = int(round(share * int(unlabeled.sum()))) - int(taken[unlabeled].sum())
-        if len(rest) == 0:
-            return float(np.nextafter(scores.max(), np.inf))
-        if wanted <= 0:  # the unsupervised part alone flags the share
-            return float(np.nextafter(rest[0], np.inf))
-        return max(float(rest[min(wanted, len(rest)) - 1]), EPS)
+        return max(float(np.quantile(scores, 1.0 - share)), EPS)
 
     def _prevalence(self, ratings: Ratings, features: pd.DataFrame, y: np.ndarray) -> float:
         """The estimated share of anomalous accounts (module docstring), clipped to (0, 0.5]."""
