@@ -223,6 +223,18 @@ def test_bots_constant_or_pattern(base: Ratings) -> None:
             assert len(np.unique(seq[:period])) >= 2
 
 
+def test_injecting_into_injected_data_names_new_accounts_afresh(base: Ratings) -> None:
+    # Simulated attacks are planted into data that may hold accounts this injector named; a new
+    # account must not take an existing id (it silently merged into that account before).
+    config = InjectionConfig(bots=BotConfig(size=0.05))
+    once = inject(base, config, seed=5)
+    twice = inject(once.ratings, config, seed=6)
+    old_ids = set(once.accounts["user_id"].astype(str))
+    new_bots = of_type(twice, L.BOT_CONSISTENCY)[0]
+    assert len(new_bots) > 0 and not set(new_bots["user_id"].astype(str)) & old_ids
+    assert len(twice.accounts) == len(once.accounts) + len(new_bots)
+
+
 def test_abnormal_viewing_bursts_and_repeats(base: Ratings) -> None:
     cfg = ViewingConfig(size=0.03, bursts=(1, 2), burst_events=(20, 30), burst_seconds=600)
     res = inject(base, InjectionConfig(viewing=cfg), seed=6)

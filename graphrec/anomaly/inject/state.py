@@ -142,9 +142,12 @@ class State:
         return np.sort(chosen)
 
     def new_account(self, kind: str, model: str, rng: np.random.Generator) -> str:
+        """A new account of ``kind``; its name skips the data's own ids (ratings that already
+        hold injected accounts, e.g. when simulated attacks are planted into injected data)."""
         n = self.counters.get(kind, 0)
+        while (name := f"{self.config.fake_prefix}{kind}_{n}") in self.accounts:
+            n += 1
         self.counters[kind] = n + 1
-        name = f"{self.config.fake_prefix}{kind}_{n}"
         meta = int(rng.choice(np.flatnonzero(np.diff(self.rows_ptr) > 0)))
         self.accounts[name] = Account(kind, model, name, meta)
         return name
