@@ -10,7 +10,13 @@ from test_inject import synthetic
 from graphrec.anomaly import labels as L
 from graphrec.anomaly.detectors import InputOptions, SupervisedDetector
 from graphrec.anomaly.detectors.inputs import detector_inputs
-from graphrec.anomaly.detectors.simulated import simulated_anomalies
+from graphrec.anomaly.detectors.simulated import (
+    FAMILY_SHARE,
+    MAX_COPIES,
+    SIMULATED_PER_FAMILY,
+    default_copies,
+    simulated_anomalies,
+)
 from graphrec.anomaly.inject import BotConfig, InjectionConfig, ViewingConfig, inject
 from graphrec.data.ratings import Ratings
 
@@ -70,3 +76,12 @@ def test_forest_learns_a_type_no_label_shows_from_its_simulation(base: Ratings) 
     assert detector.simulated_ > 0 and not detector.label_neighbours
     assert "simulated attack accounts" in detector.describe()
     assert scores[True] >= 0.8 and scores[True] > scores[False] + 0.2, scores
+
+
+def test_default_copies_aim_at_a_number_of_simulated_accounts_per_family() -> None:
+    counts = [default_copies(n) for n in (50, 943, 2_000, 6_040, 100_000)]
+    assert counts[:2] == [MAX_COPIES, MAX_COPIES] and counts[-1] == 1
+    assert counts == sorted(counts, reverse=True)
+    for n, copies in zip((2_000, 6_040), counts[2:4], strict=True):
+        per_family = copies * FAMILY_SHARE * n  # about the target, never far below it
+        assert SIMULATED_PER_FAMILY <= per_family < SIMULATED_PER_FAMILY + FAMILY_SHARE * n

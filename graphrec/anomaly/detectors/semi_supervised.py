@@ -98,7 +98,6 @@ from sklearn.model_selection import StratifiedKFold
 
 from graphrec.anomaly.detectors.base import DEFAULT_CONTAMINATION, Detector, percentile_threshold
 from graphrec.anomaly.detectors.inputs import InputOptions, label_features
-from graphrec.anomaly.detectors.simulated import DEFAULT_COPIES
 from graphrec.anomaly.detectors.supervised import SupervisedDetector, best_f1_threshold
 from graphrec.anomaly.detectors.unsupervised import UnsupervisedDetector
 from graphrec.anomaly.embeddings import fingerprint
@@ -148,7 +147,9 @@ class SemiSupervisedDetector(Detector):
         simulate: the labeled forest also learns from simulated attack accounts
             (:mod:`graphrec.anomaly.detectors.simulated`; default True, see the module doc).
         simulate_exclude: anomaly types not to simulate (leave-one-type-out benchmarks).
-        simulate_copies: how many times each family is simulated (default 5).
+        simulate_copies: how many times each family is simulated (default None: enough for
+            about 110 accounts per family; sixteen copies on ML-100K, see
+            :mod:`~graphrec.anomaly.detectors.simulated`).
         contamination: the share of anomalies, when known (an explicit override); None
             (default) estimates it (:attr:`prevalence_`). It sets the supervised part's
             threshold (``threshold_rule="prevalence"``) and, without ten labeled normals, the
@@ -181,7 +182,7 @@ class SemiSupervisedDetector(Detector):
         propagate: int = 0,
         simulate: bool = True,
         simulate_exclude: tuple[str, ...] = (),
-        simulate_copies: int = DEFAULT_COPIES,
+        simulate_copies: int | None = None,
         contamination: float | None = None,
         inputs: InputOptions | None = None,
         seed: int = 0,

@@ -38,7 +38,7 @@ from sklearn.metrics import precision_recall_curve
 
 from graphrec.anomaly.detectors.base import Detector
 from graphrec.anomaly.detectors.inputs import InputOptions, label_features
-from graphrec.anomaly.detectors.simulated import DEFAULT_COPIES, simulated_anomalies
+from graphrec.anomaly.detectors.simulated import simulated_anomalies
 from graphrec.anomaly.labels import NORMAL
 from graphrec.data.ratings import Ratings
 from graphrec.errors import DataError
@@ -59,8 +59,9 @@ class SupervisedDetector(Detector):
         simulate: add simulated attack accounts of the literature's families as training
             anomalies (:mod:`graphrec.anomaly.detectors.simulated`; default False).
         simulate_exclude: anomaly types not to simulate.
-        simulate_copies: how many times each family is simulated (default 5; each copy costs
-            about two input computations of the data).
+        simulate_copies: how many times each family is simulated (default None: enough for
+            about 110 accounts per family, ``simulated.default_copies``; each copy costs about
+            two input computations of the data).
         contamination: only reported; the threshold comes from out-of-bag F1.
         inputs: input options (default without neighbour means).
         seed: forest and encoder seed.
@@ -81,7 +82,7 @@ class SupervisedDetector(Detector):
         label_neighbours: bool = True,
         simulate: bool = False,
         simulate_exclude: tuple[str, ...] = (),
-        simulate_copies: int = DEFAULT_COPIES,
+        simulate_copies: int | None = None,
         contamination: float = 0.07,
         inputs: InputOptions | None = None,
         seed: int = 0,
