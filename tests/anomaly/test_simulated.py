@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -17,7 +19,7 @@ from graphrec.anomaly.detectors.simulated import (
     default_copies,
     simulated_anomalies,
 )
-from graphrec.anomaly.inject import BotConfig, InjectionConfig, ViewingConfig, inject
+from graphrec.anomaly.inject import BotConfig, InjectionConfig, ViewingConfig, full_config, inject
 from graphrec.data.ratings import Ratings
 
 FAST = InputOptions(embedding_epochs=5, aggregate=False)
@@ -85,3 +87,16 @@ def test_default_copies_aim_at_a_number_of_simulated_accounts_per_family() -> No
     for n, copies in zip((2_000, 6_040), counts[2:4], strict=True):
         per_family = copies * FAMILY_SHARE * n  # about the target, never far below it
         assert SIMULATED_PER_FAMILY <= per_family < SIMULATED_PER_FAMILY + FAMILY_SHARE * n
+
+
+def test_family_share_is_full_configs_typical_family_size() -> None:
+    # default_copies reads the planting's family size from this constant: keep it in step
+    config = full_config()
+    shares = [
+        getattr(part, name)
+        for part in (getattr(config, f.name) for f in dataclasses.fields(config))
+        if dataclasses.is_dataclass(part)
+        for name in ("size", "attack_size")
+        if hasattr(part, name)
+    ]
+    assert len(shares) >= 8 and float(np.median(shares)) == FAMILY_SHARE
