@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import roc_auc_score
 
 from graphrec.anomaly.detectors import (
@@ -18,7 +19,7 @@ from graphrec.anomaly.detectors import (
     choose_mode,
 )
 from graphrec.anomaly.detectors.semi_supervised import MIN_LABELED_FOR_FOREST
-from graphrec.anomaly.detectors.supervised import best_f1_threshold
+from graphrec.anomaly.detectors.supervised import best_f1_threshold, cross_fit_unlabeled
 from graphrec.anomaly.inject import (
     BotConfig,
     InjectionConfig,
@@ -217,6 +218,11 @@ def test_labeled_forest_threshold_flags_the_estimated_share(small: Ratings) -> N
         return above - step <= share <= at + step
 
     assert flags_share(by_share.supervised_thresholds_[0], by_share.prevalence_)
+    forest = by_share.labeled_
+    assert len(forest.fold_models_) == by_share.folds
+    labeled_rows = forest.decision_score_[~unlabeled]
+    np.testing.assert_array_equal(labeled_rows, forest.base_score_[~unlabeled])  # out-of-bag
+    assert not np.allclose(supervised, forest.base_score_[unlabeled])  # cross-fitted
     forced = SemiSupervisedDetector(inputs=FAST, n_estimators=50, contamination=0.3)
     forced.fit(task.ratings, y)
     assert flags_share(forced.supervised_thresholds_[0], 0.3)
@@ -224,6 +230,28 @@ def test_labeled_forest_threshold_flags_the_estimated_share(small: Ratings) -> N
     by_f1 = SemiSupervisedDetector(inputs=FAST, n_estimators=50, threshold_rule="f1")
     by_f1.fit(task.ratings, y)
     assert by_f1.supervised_thresholds_ == [by_f1.labeled_.threshold_]
+
+
+def test_cross_fitting_learns_off_track_normals_from_unlabeled_rows() -> None:
+    # Labeled normals near the origin, labeled anomalies of two kinds on the axes. The unlabeled
+    # rows: off-track normals in a corner no labeled normal reaches, and anomalies of both kinds.
+    rng = np.random.default_rng(0)
+    blob = lambda centre, n: rng.normal(centre, 0.5, size=(n, 2))  # noqa: E731
+    x_train = np.vstack([blob((0, 0), 60), blob((5, 0), 30), blob((0, 5), 30)])
+    target = np.array(["normal"] * 60 + ["push"] * 30 + ["bot"] * 30)
+    off_track, anomalies = blob((5, 5), 60), np.vstack([blob((5, 0), 4), blob((0, 5), 4)])
+    x_unlabeled = np.vstack([off_track, anomalies])
+    forest = lambda: RandomForestClassifier(50, random_state=0)  # noqa: E731
+    base = forest().fit(x_train, target).predict_proba(x_unlabeled)
+    base_score = 1 - base[:, 1]  # classes sorted: bot, normal, push
+    scores, models = cross_fit_unlabeled(
+        forest, x_train, target, x_unlabeled, weight=1.0, folds=4, seed=0
+    )
+    assert len(models) == 4
+    assert base_score[:60].mean() > 0.9  # without the unlabeled rows: off-track = anomalous
+    assert scores[:60].mean() < 0.5  # learnt from the other folds' off-track rows
+    # no row is scored by a forest told it is normal: the anomalies keep their scores
+    assert scores[60:].mean() > 0.85 and scores[60:].min() > 0.5
 
 
 def test_explicit_contamination_overrides_the_estimate(small: Ratings) -> None:

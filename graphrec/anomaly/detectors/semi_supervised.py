@@ -138,7 +138,7 @@ class SemiSupervisedDetector(Detector):
             against 0.638 / 0.606 for the prevalence rule; 2.4 % anomalous: 0.261 / 0.278
             against 0.255 / 0.375); for the labeled forest, its out-of-bag F1 threshold.
         n_estimators: trees per PU fold forest (default 200).
-        folds: PU cross-fitting folds (default 4).
+        folds: cross-fitting folds, PU or of the unlabeled accounts (default 4).
         fpr: share of labeled normals the unsupervised part may flag (default 0.005: with up
             to 199 labeled normals, none). Measured on ML-100K step 2 with the pretrained
             step-1 forest: F1 0.74 at 0.01 (~100 labeled normals, none flagged) against 0.69 at
@@ -155,6 +155,9 @@ class SemiSupervisedDetector(Detector):
         simulate_copies: how many times each family is simulated (default None: enough for
             about 110 accounts per family; sixteen copies on ML-100K, see
             :mod:`~graphrec.anomaly.detectors.simulated`).
+        unlabeled_weight: the labeled forest also learns the unlabeled accounts as normal
+            examples of this weight, cross-fitted over ``folds`` (default 0.3; 0 = off; see
+            :mod:`~graphrec.anomaly.detectors.supervised`, "Unlabeled accounts").
         contamination: the share of anomalies, when known (an explicit override); None
             (default) estimates it (:attr:`prevalence_`). It sets the supervised part's
             threshold (``threshold_rule="prevalence"``) and, without ten labeled normals, the
@@ -188,6 +191,7 @@ class SemiSupervisedDetector(Detector):
         simulate: bool = True,
         simulate_exclude: tuple[str, ...] = (),
         simulate_copies: int | None = None,
+        unlabeled_weight: float = 0.3,
         contamination: float | None = None,
         inputs: InputOptions | None = None,
         seed: int = 0,
@@ -223,6 +227,7 @@ class SemiSupervisedDetector(Detector):
         self.simulate = simulate
         self.simulate_exclude = tuple(simulate_exclude)
         self.simulate_copies = simulate_copies
+        self.unlabeled_weight = unlabeled_weight
         self.forests_: list[RandomForestClassifier] = []
         self.labeled_: SupervisedDetector | None = None
         self.supervised_source_ = "none"
@@ -250,6 +255,8 @@ class SemiSupervisedDetector(Detector):
                     simulate=self.simulate,
                     simulate_exclude=self.simulate_exclude,
                     simulate_copies=self.simulate_copies,
+                    unlabeled_weight=self.unlabeled_weight,
+                    folds=self.folds,
                     inputs=self.inputs,
                     seed=self.seed,
                 )
@@ -317,9 +324,11 @@ class SemiSupervisedDetector(Detector):
 
     def _classify_and_count(self, y: np.ndarray) -> float:
         """The labeled forest's estimate of the share of anomalies among the unlabeled accounts:
-        its scores calibrated on the labeled accounts' out-of-bag scores, averaged."""
+        its scores calibrated on the labeled accounts' out-of-bag scores, averaged. The forest
+        of the labeled accounts alone (``base_score_``): the cross-fitted scores learnt the
+        unlabeled anomalies as normal and would estimate too few."""
         assert self.labeled_ is not None
-        scores, labeled = self.labeled_.decision_score_, ~np.isnan(y)
+        scores, labeled = self.labeled_.base_score_, ~np.isnan(y)
         calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         calibration.fit(scores[labeled], y[labeled])
         return float(calibration.predict(scores[~labeled]).mean())

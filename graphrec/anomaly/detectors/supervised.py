@@ -25,11 +25,29 @@ account sees: the labels of every other labeled account. This replaced a 4-fold 
 the same held-out F1 on ML-100K step 1 (3%/3% cell, seeds 0-2, with and without time: mean
 0.840 against 0.842). ``decision_score_`` holds the out-of-bag scores for
 labeled accounts and the forest's scores for the others.
+
+Unlabeled accounts (``unlabeled_weight`` > 0, which the semi-supervised detector uses): the
+forest's only normal examples are the labeled normals — about 180 with 20 % of ML-100K
+labeled — so genuine accounts off their beaten track (very long or very low-rated profiles of
+unpopular films) sit outside the normal region and rank among the anomalies, in every split
+alike. The unlabeled accounts, mostly normal, fill that region in: they are split into
+``folds``, and each fold is scored by a forest that also learnt the other folds' unlabeled
+accounts as normal examples of weight ``unlabeled_weight`` (cross-fitting: no account is scored
+by trees that were told it is normal). Measured without timestamps on ML-100K, 20 % labeled,
+one type never labeled and never simulated (15 splits, seeds 0-4, dev harness with the
+landed threshold rule): F1 0.778 → 0.791, precision 0.764 → 0.781, the never-labeled type's
+recall 0.724 → 0.722; with the F1-best threshold in hindsight, 0.802 → 0.816. Weights 0.1,
+0.3 and 1 ranked alike. The anomalies among the unlabeled accounts are learnt as normal too,
+which lowers the cross-fitted scores: calibrated, they estimate a smaller share of anomalies
+(0.088 against 0.107, truth 0.112-0.118), so the share is estimated from ``base_score_``
+(:mod:`~graphrec.anomaly.detectors.semi_supervised`). Flagging the smaller share instead
+reached F1 0.802 but recalled the never-labeled type at 0.642.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -62,12 +80,19 @@ class SupervisedDetector(Detector):
         simulate_copies: how many times each family is simulated (default None: enough for
             about 110 accounts per family, ``simulated.default_copies``; each copy costs about
             two input computations of the data).
+        unlabeled_weight: > 0 scores the unlabeled accounts by cross-fitting (module docstring,
+            "Unlabeled accounts"), each of their rows weighing this much as a normal example;
+            0 (default) scores them with the forest of the labeled accounts alone.
+        folds: cross-fitting folds of the unlabeled accounts (default 4).
         contamination: only reported; the threshold comes from out-of-bag F1.
         inputs: input options (default without neighbour means).
         seed: forest and encoder seed.
 
     Attributes:
         model_: the forest fitted on every labeled account.
+        fold_models_: the cross-fitting forests (empty unless ``unlabeled_weight`` > 0).
+        base_score_: ``model_``'s scores of the fitting accounts (out-of-bag for the labeled
+            ones); ``decision_score_`` differs from it on the cross-fitted unlabeled accounts.
         classes_: its classes (``normal`` and the anomaly types, or ``0``/``1``).
         oob_f1_: out-of-bag F1 at ``threshold_``.
     """
@@ -83,6 +108,8 @@ class SupervisedDetector(Detector):
         simulate: bool = False,
         simulate_exclude: tuple[str, ...] = (),
         simulate_copies: int | None = None,
+        unlabeled_weight: float = 0.0,
+        folds: int = 4,
         contamination: float = 0.07,
         inputs: InputOptions | None = None,
         seed: int = 0,
@@ -94,6 +121,12 @@ class SupervisedDetector(Detector):
         )
         if n_estimators < 1:
             raise ValueError(f"need n_estimators >= 1, got {n_estimators}")
+        if unlabeled_weight < 0 or folds < 2:
+            raise ValueError(
+                f"need unlabeled_weight >= 0 and folds >= 2, got {unlabeled_weight}, {folds}"
+            )
+        self.unlabeled_weight = unlabeled_weight
+        self.folds = folds
         self.n_estimators = n_estimators
         self.use_types = use_types
         self.simulate = simulate
@@ -103,6 +136,8 @@ class SupervisedDetector(Detector):
         self.label_neighbours = label_neighbours and not simulate
         self.simulated_: int = 0
         self.model_: RandomForestClassifier | None = None
+        self.fold_models_: list[RandomForestClassifier] = []
+        self.base_score_: np.ndarray | None = None
         self.classes_: list[str] = []
         self.oob_f1_: float | None = None
 
@@ -140,11 +175,27 @@ class SupervisedDetector(Detector):
         scores = _anomaly_score(self.model_, x)
         scores[rows] = oob
         log.info("supervised: out-of-bag F1 %.3f at threshold %.4f", self.oob_f1_, self.threshold_)
+        self.base_score_ = scores.copy()
+        self.fold_models_ = []
+        unlabeled = np.flatnonzero(~known)
+        if self.unlabeled_weight > 0 and len(unlabeled) >= self.folds:
+            scores[unlabeled], self.fold_models_ = cross_fit_unlabeled(
+                lambda: self._forest(oob=False),
+                x_train,
+                target_train,
+                x[unlabeled],
+                weight=self.unlabeled_weight,
+                folds=self.folds,
+                seed=self.seed,
+            )
         return scores
 
     def _score(self, ratings: Ratings, features: pd.DataFrame, y: np.ndarray) -> np.ndarray:
         assert self.model_ is not None
-        return _anomaly_score(self.model_, self._design(ratings, features, y))
+        x = self._design(ratings, features, y)
+        if self.fold_models_:  # the scale the unlabeled accounts were scored on
+            return np.mean([_anomaly_score(m, x) for m in self.fold_models_], axis=0)
+        return _anomaly_score(self.model_, x)
 
     # ------------------------------------------------------------------ helpers
     def _target(self, y: np.ndarray, types: np.ndarray) -> np.ndarray:
@@ -164,11 +215,11 @@ class SupervisedDetector(Detector):
             x = np.hstack([x, label_features(ratings, labels).to_numpy()])
         return x
 
-    def _forest(self) -> RandomForestClassifier:
+    def _forest(self, oob: bool = True) -> RandomForestClassifier:
         return RandomForestClassifier(
             n_estimators=self.n_estimators,
             class_weight="balanced_subsample",
-            oob_score=True,
+            oob_score=oob,
             random_state=self.seed,
             n_jobs=-1,  # every core; the trees are seeded up front, so results do not change
         )
@@ -190,6 +241,38 @@ def _anomaly_score(model: RandomForestClassifier, x: np.ndarray | None) -> np.nd
     if NORMAL in classes:
         return 1.0 - proba[:, classes.index(NORMAL)]
     return proba[:, classes.index("anomalous")] if "anomalous" in classes else proba[:, -1]
+
+
+def cross_fit_unlabeled(
+    make_forest: Callable[[], RandomForestClassifier],
+    x_train: np.ndarray,
+    target_train: np.ndarray,
+    x_unlabeled: np.ndarray,
+    *,
+    weight: float,
+    folds: int,
+    seed: int,
+) -> tuple[np.ndarray, list[RandomForestClassifier]]:
+    """Anomaly scores of unlabeled rows, each from a forest fitted on the training rows plus the
+    other folds' unlabeled rows as normal examples of ``weight``, never on its own row.
+
+    Shapes: x_train [T, F], target_train [T], x_unlabeled [U, F] -> ([U], ``folds`` forests).
+    """
+    fold = np.random.default_rng(seed).permutation(len(x_unlabeled)) % folds
+    out = np.zeros(len(x_unlabeled))
+    models = []
+    for k in range(folds):
+        rest = x_unlabeled[fold != k]
+        sample_weight = np.ones(len(target_train) + len(rest))
+        sample_weight[len(target_train) :] = weight
+        model = make_forest().fit(
+            np.vstack([x_train, rest]),
+            np.concatenate([target_train, np.full(len(rest), NORMAL)]),
+            sample_weight=sample_weight,
+        )
+        out[fold == k] = _anomaly_score(model, x_unlabeled[fold == k])
+        models.append(model)
+    return out, models
 
 
 def best_f1_threshold(y: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
