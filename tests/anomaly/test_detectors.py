@@ -245,7 +245,7 @@ def test_cross_fitting_learns_off_track_normals_from_unlabeled_rows() -> None:
     base = forest().fit(x_train, target).predict_proba(x_unlabeled)
     base_score = 1 - base[:, 1]  # classes sorted: bot, normal, push
     scores, models = cross_fit_unlabeled(
-        forest, x_train, target, x_unlabeled, weight=1.0, folds=4, seed=0
+        forest, x_train, target, x_unlabeled, weights=np.ones(len(x_unlabeled)), folds=4, seed=0
     )
     assert len(models) == 4
     assert base_score[:60].mean() > 0.9  # without the unlabeled rows: off-track = anomalous

@@ -155,8 +155,9 @@ class SemiSupervisedDetector(Detector):
         simulate_copies: how many times each family is simulated (default None: enough for
             about 110 accounts per family; sixteen copies on ML-100K, see
             :mod:`~graphrec.anomaly.detectors.simulated`).
-        unlabeled_weight: the labeled forest also learns the unlabeled accounts as normal
-            examples of this weight, cross-fitted over ``folds`` (default 0.3; 0 = off; see
+        unlabeled_weight: the labeled forest also learns each unlabeled account as a normal
+            example of this weight times its calibrated probability of being normal,
+            cross-fitted over ``folds`` (default 1; 0 = off; see
             :mod:`~graphrec.anomaly.detectors.supervised`, "Unlabeled accounts").
         contamination: the share of anomalies, when known (an explicit override); None
             (default) estimates it (:attr:`prevalence_`). It sets the supervised part's
@@ -191,7 +192,7 @@ class SemiSupervisedDetector(Detector):
         simulate: bool = True,
         simulate_exclude: tuple[str, ...] = (),
         simulate_copies: int | None = None,
-        unlabeled_weight: float = 0.3,
+        unlabeled_weight: float = 1.0,
         contamination: float | None = None,
         inputs: InputOptions | None = None,
         seed: int = 0,

@@ -52,6 +52,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import precision_recall_curve
 
 from graphrec.anomaly.detectors.base import Detector
@@ -179,12 +180,14 @@ class SupervisedDetector(Detector):
         self.fold_models_ = []
         unlabeled = np.flatnonzero(~known)
         if self.unlabeled_weight > 0 and len(unlabeled) >= self.folds:
+            calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+            anomalous = calibration.fit(oob, y[rows]).predict(scores[unlabeled])
             scores[unlabeled], self.fold_models_ = cross_fit_unlabeled(
                 lambda: self._forest(oob=False),
                 x_train,
                 target_train,
                 x[unlabeled],
-                weight=self.unlabeled_weight,
+                weights=self.unlabeled_weight * (1.0 - anomalous),
                 folds=self.folds,
                 seed=self.seed,
             )
@@ -249,22 +252,22 @@ def cross_fit_unlabeled(
     target_train: np.ndarray,
     x_unlabeled: np.ndarray,
     *,
-    weight: float,
+    weights: np.ndarray,
     folds: int,
     seed: int,
 ) -> tuple[np.ndarray, list[RandomForestClassifier]]:
     """Anomaly scores of unlabeled rows, each from a forest fitted on the training rows plus the
-    other folds' unlabeled rows as normal examples of ``weight``, never on its own row.
+    other folds' unlabeled rows as normal examples of their ``weights``, never on its own row.
 
-    Shapes: x_train [T, F], target_train [T], x_unlabeled [U, F] -> ([U], ``folds`` forests).
+    Shapes: x_train [T, F], target_train [T], x_unlabeled [U, F], weights [U] -> ([U], ``folds``
+    forests).
     """
     fold = np.random.default_rng(seed).permutation(len(x_unlabeled)) % folds
     out = np.zeros(len(x_unlabeled))
     models = []
     for k in range(folds):
         rest = x_unlabeled[fold != k]
-        sample_weight = np.ones(len(target_train) + len(rest))
-        sample_weight[len(target_train) :] = weight
+        sample_weight = np.concatenate([np.ones(len(target_train)), weights[fold != k]])
         model = make_forest().fit(
             np.vstack([x_train, rest]),
             np.concatenate([target_train, np.full(len(rest), NORMAL)]),
