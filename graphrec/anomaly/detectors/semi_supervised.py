@@ -33,6 +33,11 @@ Two parts, each with its own threshold, combined so that either can flag an acco
     examples per type are too few, a few dozen simulated ones are not. Measured there (seeds
     0-4, the held-out type excluded from the simulation too): F1 0.639 / 0.731 / 0.636 / 0.612 /
     0.680 without, 0.693 / 0.746 / 0.782 / 0.674 / 0.739 with three copies of each family.
+    The unlabeled accounts are scored by cross-fitting, the other folds' unlabeled accounts
+    learnt as normal examples weighted by their calibrated probability of being normal
+    (``unlabeled_weight``; :mod:`~graphrec.anomaly.detectors.supervised`, "Unlabeled
+    accounts"): the labeled normals alone leave genuine off-track accounts outside the normal
+    region.
 
 * **unsupervised part** — :class:`~graphrec.anomaly.detectors.unsupervised.UnsupervisedDetector`.
   Labels only ever show step-1 types, so a classifier learns nothing about obfuscated, hijacked
