@@ -103,12 +103,15 @@ import logging
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.isotonic import IsotonicRegression
 from sklearn.model_selection import StratifiedKFold
 
 from graphrec.anomaly.detectors.base import DEFAULT_CONTAMINATION, Detector, percentile_threshold
 from graphrec.anomaly.detectors.inputs import InputOptions, label_features
-from graphrec.anomaly.detectors.supervised import SupervisedDetector, best_f1_threshold
+from graphrec.anomaly.detectors.supervised import (
+    SupervisedDetector,
+    best_f1_threshold,
+    calibrated,
+)
 from graphrec.anomaly.detectors.unsupervised import UnsupervisedDetector
 from graphrec.anomaly.embeddings import fingerprint
 from graphrec.data.ratings import Ratings
@@ -335,9 +338,7 @@ class SemiSupervisedDetector(Detector):
         unlabeled anomalies as normal and would estimate too few."""
         assert self.labeled_ is not None
         scores, labeled = self.labeled_.base_score_, ~np.isnan(y)
-        calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        calibration.fit(scores[labeled], y[labeled])
-        return float(calibration.predict(scores[~labeled]).mean())
+        return float(calibrated(scores[labeled], y[labeled], scores[~labeled]).mean())
 
     def _fit_pu(self, ratings: Ratings, features: pd.DataFrame, y: np.ndarray) -> None:
         positive = y == 1  # NaN compares False: unlabeled accounts count as "unlabeled" (0)

@@ -99,7 +99,8 @@ class SupervisedDetector(Detector):
             about 110 accounts per family, ``simulated.default_copies``; each copy costs about
             two input computations of the data).
         unlabeled_weight: > 0 scores the unlabeled accounts by cross-fitting (module docstring,
-            "Unlabeled accounts"), each of their rows weighing this much as a normal example;
+            "Unlabeled accounts"), each of their rows a normal example of this weight times
+            its calibrated probability of being normal;
             0 (default) scores them with the forest of the labeled accounts alone.
         folds: cross-fitting folds of the unlabeled accounts (default 4).
         contamination: only reported; the threshold comes from out-of-bag F1.
@@ -197,8 +198,7 @@ class SupervisedDetector(Detector):
         self.fold_models_ = []
         unlabeled = np.flatnonzero(~known)
         if self.unlabeled_weight > 0 and len(unlabeled) >= self.folds:
-            calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-            anomalous = calibration.fit(oob, y[rows]).predict(scores[unlabeled])
+            anomalous = calibrated(oob, y[rows], scores[unlabeled])
             scores[unlabeled], self.fold_models_ = cross_fit_unlabeled(
                 lambda: self._forest(oob=False),
                 x_train,
@@ -261,6 +261,13 @@ def _anomaly_score(model: RandomForestClassifier, x: np.ndarray | None) -> np.nd
     if NORMAL in classes:
         return 1.0 - proba[:, classes.index(NORMAL)]
     return proba[:, classes.index("anomalous")] if "anomalous" in classes else proba[:, -1]
+
+
+def calibrated(fit_scores: np.ndarray, fit_labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """``scores`` as probabilities of being anomalous: isotonic regression of the labels on the
+    fitting scores (out-of-bag ones, so the map is not overconfident)."""
+    calibration = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    return calibration.fit(fit_scores, fit_labels).predict(scores)
 
 
 def cross_fit_unlabeled(
