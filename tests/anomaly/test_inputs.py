@@ -1,5 +1,5 @@
 """Detector inputs: the closed-form taste regression equals refitting without each event; the
-co-rater suspicion by hand."""
+co-rater suspicion and the consensus deficit by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 
 from graphrec.anomaly.detectors.events import AccountEvents, events_of
 from graphrec.anomaly.detectors.neighbourhood import corater_suspicion
-from graphrec.anomaly.detectors.taste import LATE_SHARE, taste_features
+from graphrec.anomaly.detectors.taste import LATE_SHARE, consensus_features, taste_features
 from graphrec.data.ratings import Ratings, from_raw_events
 
 
@@ -94,3 +94,39 @@ def test_corater_suspicion_by_hand() -> None:
     np.testing.assert_allclose(out["corater_s_mean"], expect_mean)
     # the 5-star group of the three most fake-like accounts shares the most suspicion
     assert out["corater_s_max"][:3].min() > out["corater_s_max"][3:].max()
+
+
+def test_consensus_deficit_by_hand_and_its_direction() -> None:
+    """Forty genuine raters follow the items' quality; a pattern bot and a constant rater of as
+    many items do not, and fall short of the typical agreement by several standard errors."""
+    rng = np.random.default_rng(0)
+    quality = rng.uniform(1, 5, size=60)
+    rows = []
+    for user in range(40):
+        for item in rng.choice(60, size=30, replace=False):
+            value = int(np.clip(np.rint(quality[item] + rng.normal(0, 1)), 1, 5))
+            rows.append((f"g{user}", f"i{item}", value, 0))
+    for k, item in enumerate(rng.choice(60, size=50, replace=False)):
+        rows.append(("pattern", f"i{item}", (5, 1, 3)[k % 3], 0))
+        rows.append(("constant", f"i{item}", 4, 0))
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    ratings = from_raw_events(frame, name="consensus")
+    events = events_of(ratings)
+    deficit = consensus_features(events)["consensus_deficit"]
+
+    z = np.zeros(events.num_users)
+    n = np.zeros(events.num_users)
+    for u in range(events.num_users):
+        rows_u = slice(events.ptr[u], events.ptr[u + 1])
+        items, values = events.item[rows_u], events.rating[rows_u]
+        crowd = np.array(
+            [events.rating[(events.item == i) & (events.user != u)].mean() for i in items]
+        )
+        r = np.corrcoef(values, crowd)[0, 1] if values.std() > 0 else 0.0
+        z[u], n[u] = np.arctanh(np.clip(r, -0.999, 0.999)), len(items)
+    expected = (np.median(z) - z) * np.sqrt(n - 3)
+    np.testing.assert_allclose(deficit, expected, atol=1e-9)
+
+    genuine = np.array([ratings.user_index(f"g{u}") for u in range(40)])
+    for fake in ("pattern", "constant"):
+        assert deficit[ratings.user_index(fake)] > deficit[genuine].max()

@@ -21,6 +21,11 @@ Three families of columns, all computed without any label:
     several tastes. ``late_incoherence`` and ``late_shift`` compare the last
     :data:`~graphrec.anomaly.detectors.taste.LATE_SHARE` of an account's events (in time order)
     with the earlier ones: a hijacked account changes behaviour late in its history.
+  - ``consensus_deficit`` (:func:`~graphrec.anomaly.detectors.taste.consensus_features`) —
+    how far the correlation between the account's ratings and the items' means by everyone
+    else falls below the typical account's, in standard errors: people agree with the crowd a
+    little on every item, so a long profile that does not (a bot cycling a pattern, random
+    fillers) stands out.
   - ``coherence``, ``consecutive``, ``consecutive_excess`` — how alike an account's items are,
     overall and from one event to the next (:func:`profile_features`): people rate in sessions of
     related items; injected profiles list fillers in arbitrary order, shared accounts mix tastes.
@@ -90,6 +95,7 @@ from graphrec.anomaly.detectors.relational import (
     similarity_features,
 )
 from graphrec.anomaly.detectors.taste import (
+    consensus_features,
     embedding_features,
     profile_features,
     sequence_features,
@@ -205,6 +211,7 @@ def detector_inputs(ratings: Ratings, options: InputOptions | None = None) -> pd
     else:
         factors = svd_item_factors(events, dim=16)
     extra.update(taste_features(events, factors, ridge=options.ridge))
+    extra.update(consensus_features(events))
     extra.update(profile_features(events, factors))
     signals = {"incoherence": extra["incoherence"]}
     if "emb_centroid_cos" in extra:

@@ -7,6 +7,8 @@
   an account's items are, overall and from one event to the next.
 * ``periodic``, ``late_rating_shift`` (:func:`sequence_features`) — a bot cycling a pattern, a
   late change of rating level.
+* ``consensus_deficit`` (:func:`consensus_features`) — how far the account's agreement with
+  the crowd falls short of the typical account's, in standard errors.
 * ``emb_*`` (:func:`embedding_features`) — rotation-invariant statistics of the GNN encoder's
   embeddings and the agreement of an account's ratings with its own predicted preferences.
 """
@@ -202,6 +204,35 @@ def profile_features(events: AccountEvents, item_vectors: np.ndarray) -> dict[st
         "consecutive": consecutive,
         "consecutive_excess": consecutive - coherence,
     }
+
+
+def consensus_features(events: AccountEvents) -> dict[str, np.ndarray]:
+    """``consensus_deficit``: (z̃ − z_u)·√(n_u − 3), where z_u = atanh of the Pearson correlation
+    between the account's ratings and the same items' mean ratings by everyone else, n_u its
+    items rated by someone else, and z̃ the median z over accounts with three such items.
+
+    Why: people agree with the crowd a little on every item (r ≈ 0.4 on ML-100K), so the longer a
+    genuine profile, the surer its agreement; ratings that ignore the item — a bot cycling a
+    pattern, fillers drawn at random, a love/hate profile — agree with nothing however long the
+    profile. Fisher's z times √(n − 3) makes a 300-item shortfall count for more than a 30-item
+    one. A constant rater has no correlation (z = 0). Measured without timestamps on ML-100K,
+    leave one type out (dev harness, seeds 0-4, the labeled forest's input): F1 0.786 / 0.820 /
+    0.817 / 0.777 / 0.772 without it, 0.798 / 0.821 / 0.820 / 0.787 / 0.772 with it. It is not
+    an input of the unsupervised detector: the longest genuine dissenters reach 7.4 standard
+    errors, so no pattern bot passed its threshold there.
+    """
+    num_users = events.num_users
+    count = np.bincount(events.item, minlength=events.num_items).astype(np.float64)
+    total = np.bincount(events.item, weights=events.rating, minlength=events.num_items)
+    others = count[events.item] - 1.0  # [P] other raters of the pair's item
+    shared = others > 0
+    crowd = (total[events.item] - events.rating)[shared] / others[shared]  # leave-one-out mean
+    user = events.user[shared]
+    corr = _per_user_corr(user, crowd, events.rating[shared], num_users)
+    n = np.bincount(user, minlength=num_users).astype(np.float64)
+    z = np.arctanh(np.clip(corr, -0.999, 0.999))
+    typical = float(np.median(z[n >= 3])) if (n >= 3).any() else 0.0
+    return {"consensus_deficit": (typical - z) * np.sqrt(np.maximum(n - 3.0, 1.0))}
 
 
 def embedding_features(
