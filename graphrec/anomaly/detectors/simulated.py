@@ -37,6 +37,14 @@ reached similar gains (PR-AUC 0.65 → 0.76). For the step-1 supervised detector
 simulation hurt — F1 without timestamps 0.897 → 0.562 in the 1 %/1 % cell — because it gives up
 the label aggregation, so it stays off there.
 
+Every family is simulated, even those whose accounts are mostly genuine behaviour. The forest's
+false alarms are eclectic genuine users; they score like simulated shilling, bombing, hijacked
+and shared accounts, so pruning those examples looked like a remedy. It was not (dev harness,
+five copies, no timestamps, one type never labeled, seeds 0-4, mean F1 0.800 with every family):
+without the simulated shared accounts 0.799; without shared and hijacked 0.795. Dropping the
+simulated accounts that the forest itself calls normal (out-of-bag P(normal) above 0.5, about 12 per
+split, or above 0.3, about 61) gave 0.799 and 0.798.
+
 Honest use on the project's own benchmark: there the evaluation's anomalies come from the same
 generators, so a simulated family is an optimistic stand-in for a real one; leave-one-type-out
 therefore excludes the held-out family from the simulation (``exclude``) as well as from the
