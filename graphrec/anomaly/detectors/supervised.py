@@ -12,17 +12,16 @@ with five simulated copies, seeds 0-4, mean F1): 0.800 as here, against 0.789 wi
 label and 0.763 with extra-trees; gradient boosting (scikit-learn's histogram GBM, 100 rounds,
 balanced classes, labeled rows scored by 5-fold cross-validation) reached 0.733 / 0.769 / 0.774 on
 seeds 0-2 against 0.798 / 0.821 / 0.820, never-labeled types' recall 0.63 against 0.74.
-Why multi-class: anomalous types occupy unrelated regions (a bot is a low-entropy profile, a
-copied account a near-duplicate), each with a handful of examples; one
-binary "anomalous" class forces a forest to carve them jointly, while per-type classes let each tree
-isolate one region. Why a forest rather than a deep node classifier: a few hundred labeled accounts
-with ~40 heterogeneous, heavy-tailed inputs — the regime where forests beat MLPs — and the graph
-enters through the inputs instead: the encoder's embedding statistics, the relational features, and
-this detector's own aggregation round, ``label_group_max`` / ``label_group_mean``
-(``inputs.label_features``): the share of *labeled* anomalies among the accounts that gave the same
-item the same value. A campaign's fakes share their target, so the labeled ones expose the rest
-(FAP-style propagation, Zhang et al. 2015, one hop). The account's own label never enters its own
-row.
+Why multi-class: anomalous types occupy unrelated regions (a bot is a low-entropy profile, a copied
+account a near-duplicate), each with a handful of examples; one binary "anomalous" class forces a
+forest to carve them jointly, while per-type classes let each tree isolate one region. Why a forest
+rather than a deep node classifier: a few hundred labeled accounts with ~40 heterogeneous,
+heavy-tailed inputs — the regime where forests beat MLPs — and the graph enters through the inputs
+instead: the encoder's embedding statistics, the relational features, and this detector's own
+aggregation round, ``label_group_max`` / ``label_group_mean`` (``inputs.label_features``): the share
+of *labeled* anomalies among the accounts that gave the same item the same value. A campaign's fakes
+share their target, so the labeled ones expose the rest (FAP-style propagation, Zhang et al. 2015,
+one hop). The account's own label never enters its own row.
 
 Threshold: the score that maximises F1 on the out-of-bag predictions of the labeled accounts
 (each scored by the trees whose bootstrap sample left it out, about a third of them). The label
